@@ -38,6 +38,15 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A row-level rule across columns, as a SQL predicate over the typed columns."""
+
+    column: str
+    predicate: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     key: tuple[str, ...]
@@ -45,6 +54,7 @@ class Table:
     event_time: str  # the column that places a row in time (point-in-time features, freshness)
     doc: str = ""
     references: dict[str, str] = field(default_factory=dict)  # column -> referenced table
+    rules: tuple[Rule, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -96,6 +106,7 @@ TABLES: dict[str, Table] = {
             event_time="issue_date",
             doc="Invoices and credit notes; a restatement carries a newer updated_at.",
             references={"debtor_id": "customers"},
+            rules=(Rule("due_date", "due_date >= issue_date", "due_date is before issue_date"),),
             columns=(
                 C("invoice_id", required=True),
                 C("debtor_id", required=True),

@@ -19,7 +19,9 @@ SOURCE_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEBTFLOW_", env_file=".env", extra="ignore")
 
-    home: Path = Field(Path(".debtflow"), description="Warehouse, registry, outbox, tapes, reports.")
+    home: Path = Field(
+        Path(".debtflow"), description="Warehouse, registry, outbox, tapes, reports."
+    )
     landing_url: str | None = Field(None, description="Landing zone folder; default HOME/landing.")
     timezone: str = Field("Europe/Amsterdam", description="Time zone that defines 'today'.")
     dbt_project_dir: Path = Field(SOURCE_ROOT / "dbt_project")

@@ -5,9 +5,9 @@ dbt owns `staging`, `intermediate` and `marts`; Python owns `raw`, `ml` and `dun
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -27,7 +27,7 @@ OWN_TABLES = {
         rows_quarantined BIGINT, status VARCHAR, message VARCHAR, loaded_at TIMESTAMP,
         PRIMARY KEY (batch_id, file_name)""",
     QUARANTINE: """
-        batch_id VARCHAR, file_name VARCHAR, table_name VARCHAR, line_number BIGINT,
+        batch_id VARCHAR, file_name VARCHAR, table_name VARCHAR, row_number BIGINT,
         column_name VARCHAR, reason VARCHAR, record VARCHAR, quarantined_at TIMESTAMP""",
     DEBTOR_SCORES: """
         debtor_id VARCHAR NOT NULL, as_of DATE NOT NULL, p_collect_30d DOUBLE, grade INTEGER,
