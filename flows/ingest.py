@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import duckdb
 
 from debtflow.flows.contract import TABLES, Column, Table
+from debtflow.flows.errors import DebtflowError
 from debtflow.flows.landing import Batch, LandingFile, list_batches
 from debtflow.flows.settings import Settings, get_settings
 from debtflow.flows.warehouse import LOAD_LOG, QUARANTINE, RAW, session
@@ -21,7 +22,7 @@ from debtflow.flows.warehouse import LOAD_LOG, QUARANTINE, RAW, session
 log = logging.getLogger(__name__)
 
 
-class BatchRejected(Exception):
+class BatchRejected(DebtflowError):
     """A batch that cannot be loaded as a whole (unreadable file, missing column, conflict)."""
 
 

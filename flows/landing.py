@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from debtflow.flows.contract import FILE_FORMATS, TABLES
+from debtflow.flows.errors import DebtflowError
 
 BATCH_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})T\d{4}$")
 
@@ -52,7 +53,7 @@ class Batch:
 def list_batches(landing: Path, up_to: date | None = None) -> list[Batch]:
     """Batches in load order; folders whose names are not batch ids (temp folders) are skipped."""
     if not landing.is_dir():
-        raise FileNotFoundError(f"landing zone {landing} does not exist")
+        raise DebtflowError(f"landing zone {landing} does not exist: set DEBTFLOW_LANDING_URL")
     batches = [
         Batch(p.name, p) for p in sorted(landing.iterdir()) if p.is_dir() and BATCH_ID.match(p.name)
     ]
