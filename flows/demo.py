@@ -46,9 +46,8 @@ def demo(settings: Settings, debtors: int, months: int, seed: int) -> dict:
             train.train(settings, as_of, settings.root / "truth")
     with timed("daily_run", timings):
         result = daily(as_of)
-    with timed("tape", timings):
-        with session(settings) as con:
-            manifest = tape.build_tape(con, settings, as_of)
+    with timed("tape", timings), session(settings) as con:
+        manifest = tape.build_tape(con, settings, as_of)
     with session(settings) as con:
         counts = row_counts(con)
     metrics = registry.load_metrics(settings, registry.champion_version(settings))

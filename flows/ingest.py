@@ -1,22 +1,30 @@
-"""Load landing batches into `raw.*`: check each row against the contract, keep every row.
+"""Load landing batches into `raw.*`: check every row against the contract and lose none.
 
-Every row read is either appended to its raw table or written to `raw.quarantine` with the column
-and the reason; `raw.load_log` records the counts per file. One batch is one transaction, so a
-crash or a rejected file never leaves a batch half-loaded.
+Every row read is appended to its raw table or written to `raw.quarantine` with the batch, file,
+row, column and reason; `raw.load_log` records the counts per file. One batch is one transaction,
+so a crash or an unreadable file never leaves a batch half-loaded. Rows that only wait for their
+debtor (late-arriving customers) are held and loaded when a later batch brings the debtor.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 
-from debtflow.flows.contract import TABLES, Column, Table
+from debtflow.flows import row_checks
+from debtflow.flows.contract import TABLES
 from debtflow.flows.errors import DebtflowError
-from debtflow.flows.landing import Batch, LandingFile, list_batches
+from debtflow.flows.file_readers import stage
+from debtflow.flows.landing import Batch, DataFile, Dialect, list_batches
 from debtflow.flows.settings import Settings, get_settings
+from debtflow.flows.storage import Store, open_store
 from debtflow.flows.warehouse import LOAD_LOG, QUARANTINE, RAW, session
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,7 @@ class FileResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_held: int = 0
     status: str = "loaded"
     message: str = ""
 
@@ -42,165 +51,227 @@ class BatchResult:
     batch_id: str
     status: str  # loaded | skipped
     files: list[FileResult] = field(default_factory=list)
+    released: int = 0  # held rows of earlier batches loaded because this batch brought the debtor
 
 
-def _reader(f: LandingFile) -> str:
-    path = str(f.path).replace("'", "''")
-    if f.file_format == "csv":
-        return f"read_csv('{path}', all_varchar=true, header=true, delim=',', quote='\"')"
-    if f.file_format == "parquet":
-        return f"read_parquet('{path}')"
-    return f"read_json('{path}', format='newline_delimited')"
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _text(col: str) -> str:
-    return f"nullif(trim(cast({col} as varchar)), '')"
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _typed(c: Column) -> str:
-    return f"try_cast({_text(c.name)} as {c.sql_type})"
+def check_and_load(con, table: str, dialect: Dialect, lineage: str, params: list) -> None:
+    """Check `_staged` rows, insert the good ones into raw.<table>; leaves `_checked` behind.
 
-
-def _problem(spec: Table) -> str:
-    """SQL yielding the first (column, reason) a staged row breaks, or NULL for a good row."""
-    whens = []
-    for c in spec.columns:
-        v, col = _text(c.name), c.name
-        if c.required:
-            whens.append((f"{v} is null", col, "required value is missing"))
-        if c.type != "text":
-            whens.append((f"{v} is not null and {_typed(c)} is null", col, f"not a valid {c.type}"))
-        if c.accepted:
-            values = ", ".join(f"'{a}'" for a in c.accepted)
-            reason = f"not one of the accepted values ({', '.join(c.accepted)})"
-            whens.append((f"{v} not in ({values})", col, reason))
-        if c.positive:
-            whens.append((f"{_typed(c)} <= 0", col, "must be greater than 0"))
-    for rule in spec.rules:
-        typed = rule.predicate
-        for c in spec.columns:
-            typed = typed.replace(c.name, _typed(c))
-        whens.append((f"not ({typed})", rule.column, rule.reason))
-    cases = " ".join(
-        f"when {cond} then {{'column': '{col}', 'reason': '{why}'}}" for cond, col, why in whens
-    )
-    return f"case {cases} else null end"
-
-
-def _load_file(con: duckdb.DuckDBPyConnection, batch: Batch, f: LandingFile, now: datetime):
-    spec = TABLES[f.table]
-    try:
-        con.execute(
-            f"create or replace temp table _staged as "
-            f"select row_number() over () as _row, * from {_reader(f)}"
-        )
-    except duckdb.Error as exc:
-        raise BatchRejected(
-            f"batch {batch.batch_id}, file {f.name}: cannot be read: {exc}"
-        ) from exc
-    present = {
-        r[0] for r in con.execute("select name from pragma_table_info('_staged')").fetchall()
-    }
-    missing = [c for c in spec.required if c not in present]
-    if missing:
-        raise BatchRejected(
-            f"batch {batch.batch_id}, file {f.name}: required column(s) missing: {', '.join(missing)}"
-        )
-    extra = sorted(present - set(spec.column_names) - {"_row"})
-    for c in spec.columns:  # absent optional columns load as NULL
-        if c.name not in present:
-            con.execute(f"alter table _staged add column {c.name} varchar")
-    originals = ", ".join(f"'{n}': {n}" for n in spec.column_names + extra)
+    `lineage` is a SQL select list for (_batch_id, _source_file, _loaded_at).
+    """
+    spec = TABLES[table]
     con.execute(
-        f"create or replace temp table _checked as select _row, {_problem(spec)} as _problem, "
-        f"to_json({{{originals}}}) as _record, * exclude (_row) from _staged"
+        f"create or replace temp table _checked as select _row, "
+        f"{row_checks.problem(spec, dialect)} as _problem, * exclude (_row) from _staged"
     )
-    params = [batch.batch_id, f.name, now]
-    cols = ", ".join(spec.column_names)
-    values = ", ".join(_typed(c) for c in spec.columns)
     con.execute(
-        f"insert into {RAW}.{f.table} ({cols}, _batch_id, _source_file, _loaded_at) "
-        f"select {values}, ?, ?, ? from _checked where _problem is null order by _row",
+        f"create or replace temp table _checked as select * replace "
+        f"({row_checks.duplicate(spec)} as _problem) from _checked"
+    )
+    held = row_checks.unknown_debtor(spec)
+    if held:
+        con.execute(held)
+    cols = ", ".join(f'"{c}"' for c in spec.column_names)
+    values = ", ".join(row_checks.typed(c, dialect) for c in spec.columns)
+    con.execute(
+        f"insert into {RAW}.{table} ({cols}, _batch_id, _source_file, _loaded_at) "
+        f"select {values}, {lineage} from _checked where _problem is null order by _row",
         params,
     )
+
+
+def _record_sql(names: list[str]) -> str:
+    return "to_json({" + ", ".join(f"'{n}': \"{n}\"" for n in names) + "})"
+
+
+def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, workdir: Path, now):
+    where = f"batch {batch.batch_id}, file {f.name}"
+    spec = TABLES[f.table]
+    present = stage(con, path, f.file_format, dialect, where, workdir)
+    result = FileResult(f.name, f.table)
+    if not present and not con.execute("select count(*) from _unreadable").fetchone()[0]:
+        result.status, result.message = "empty", "empty file: no header and no rows"
+        return result
+    missing = [c for c in spec.required if c not in present]
+    if missing:
+        raise BatchRejected(f"{where}: required column(s) missing: {', '.join(missing)}")
+    extra = [c for c in present if c not in spec.column_names]
+    for c in spec.columns:  # absent optional columns load as NULL
+        if c.name not in present:
+            con.execute(f'alter table _staged add column "{c.name}" varchar')
+    check_and_load(con, f.table, dialect, "?, ?, ?", [batch.batch_id, f.name, now])
     con.execute(
-        f"insert into {QUARANTINE} select ?, ?, '{f.table}', _row, _problem.column, "
-        f"_problem.reason, _record, ? from _checked where _problem is not null order by _row",
-        [batch.batch_id, f.name, now],
+        f"insert into {QUARANTINE} select ?, ?, ?, _row, null, _problem.column, _problem.reason, "
+        f"{_record_sql(spec.column_names + extra)}, "
+        f"case when _problem.reason = ? then 'held' else 'quarantined' end, ?, null "
+        "from _checked where _problem is not null order by _row",
+        [batch.batch_id, f.name, f.table, row_checks.HELD_REASON, now],
     )
-    read, bad = con.execute(
-        "select count(*), count(*) filter (where _problem is not null) from _checked"
+    con.execute(
+        f"insert into {QUARANTINE} select ?, ?, ?, null, line, null, reason, to_json({{'line': text}}), "
+        "'quarantined', ?, null from _unreadable order by line",
+        [batch.batch_id, f.name, f.table, now],
+    )
+    good, bad, held = con.execute(
+        "select count(*) filter (where _problem is null), count(*) filter (where _problem is not null), "
+        "count(*) filter (where _problem.reason = ?) from _checked",
+        [row_checks.HELD_REASON],
     ).fetchone()
-    result = FileResult(f.name, f.table, read, read - bad, bad)
+    unreadable = con.execute("select count(*) from _unreadable").fetchone()[0]
+    result.rows_read = good + bad + unreadable
+    result.rows_loaded, result.rows_quarantined, result.rows_held = good, bad + unreadable, held
     if extra:
         result.message = f"unknown column(s) ignored: {', '.join(extra)}"
+        log.warning("%s: %s", where, result.message)
     return result
 
 
-def _loaded_hashes(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, str] | None:
-    rows = con.execute(
-        f"select file_name, content_sha256 from {LOAD_LOG} where batch_id = ? and status <> 'rejected'",
-        [batch_id],
+def release_held(con: duckdb.DuckDBPyConnection, where: str = "status = 'held'") -> int:
+    """Re-check quarantined rows (by default those held for their debtor) and load those now good."""
+    now, released = _now(), 0
+    groups = con.execute(
+        f"select distinct batch_id, file_name, table_name from {QUARANTINE} "
+        f"where row_number is not null and status <> 'released' and ({where}) order by 1, 2"
     ).fetchall()
-    return dict(rows) if rows else None
+    for batch_id, file_name, table in groups:
+        (dialect_json,) = con.execute(
+            f"select dialect from {LOAD_LOG} where batch_id = ? and file_name = ?",
+            [batch_id, file_name],
+        ).fetchone()
+        spec = TABLES[table]
+        picks = ", ".join(f"record->>'{c}' as \"{c}\"" for c in spec.column_names)
+        con.execute(
+            f"create or replace temp table _staged as select row_number as _row, {picks} "
+            f"from {QUARANTINE} where batch_id = ? and file_name = ? and row_number is not null "
+            f"and status <> 'released' and ({where})",
+            [batch_id, file_name],
+        )
+        dialect = Dialect(**json.loads(dialect_json))
+        check_and_load(con, table, dialect, "?, ?, ?", [batch_id, file_name, now])
+        released += con.execute(
+            f"update {QUARANTINE} q set status = 'released', released_at = ? from _checked c "
+            "where q.batch_id = ? and q.file_name = ? and q.row_number = c._row "
+            "and c._problem is null",
+            [now, batch_id, file_name],
+        ).fetchone()[0]
+        con.execute(
+            f"update {QUARANTINE} q set column_name = c._problem.column, reason = c._problem.reason, "
+            "status = case when c._problem.reason = ? then 'held' else 'quarantined' end "
+            "from _checked c where q.batch_id = ? and q.file_name = ? and q.row_number = c._row "
+            "and c._problem is not null",
+            [row_checks.HELD_REASON, batch_id, file_name],
+        )
+    return released
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
-    files = batch.files()
-    hashes = {f.name: f.sha256() for f in files}
-    loaded = _loaded_hashes(con, batch.batch_id)
-    if loaded is not None:
+def _identity(store: Store, batch: Batch, cache: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Materialise the batch's files locally and fingerprint them (SHA-256 of the bytes)."""
+    paths = {f.name: store.local_path(f.key, cache) for f in batch.files}
+    return paths, {name: _sha256(path) for name, path in paths.items()}
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection, store: Store, batch: Batch, cache: Path
+) -> BatchResult:
+    paths, hashes = _identity(store, batch, cache)
+    loaded = dict(
+        con.execute(
+            f"select file_name, content_sha256 from {LOAD_LOG} where batch_id = ?", [batch.batch_id]
+        ).fetchall()
+    )
+    if loaded:
         if loaded == hashes:
             return BatchResult(batch.batch_id, "skipped")
+        changed = sorted(n for n in set(loaded) | set(hashes) if loaded.get(n) != hashes.get(n))
         raise BatchRejected(
-            f"batch {batch.batch_id} was already loaded with different content; "
-            "a correction must come as a new batch with newer updated_at"
+            f"batch {batch.batch_id} was already loaded with different content "
+            f"(changed: {', '.join(changed)}); nothing was loaded. Send a correction as a new "
+            "batch whose rows carry a newer updated_at."
         )
-    now = datetime.now(UTC).replace(tzinfo=None)
+    dialect = Dialect()
+    if batch.dialect_file:
+        text = paths[batch.dialect_file.name].read_text(encoding="utf-8")
+        dialect = Dialect.parse(text, f"batch {batch.batch_id}, file {batch.dialect_file.name}")
+    etags = {f.name: f.etag for f in batch.files}
+    now, workdir = _now(), cache / ".work" / batch.batch_id
     result = BatchResult(batch.batch_id, "loaded")
     con.execute("begin")
     try:
-        for f in files:
+        for f in batch.data_files():
             if f.table is None:
                 fr = FileResult(f.name, None, status="ignored", message="not a contract file name")
                 log.warning("batch %s: ignored unexpected file %s", batch.batch_id, f.name)
             else:
-                fr = _load_file(con, batch, f, now)
-                assert fr.rows_read == fr.rows_loaded + fr.rows_quarantined
+                fr = _load_file(con, batch, f, paths[f.name], dialect, workdir, now)
+                if fr.rows_read != fr.rows_loaded + fr.rows_quarantined:
+                    raise AssertionError(f"row accounting broken for {f.name}: {fr}")
             con.execute(
-                f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     batch.batch_id,
                     f.name,
                     f.table,
                     f.file_format,
                     hashes[f.name],
+                    etags[f.name],
+                    dialect.to_json(),
                     fr.rows_read,
                     fr.rows_loaded,
                     fr.rows_quarantined,
+                    fr.rows_held,
                     fr.status,
                     fr.message,
                     now,
                 ],
             )
             result.files.append(fr)
+        if batch.dialect_file:
+            name = batch.dialect_file.name
+            con.execute(
+                f"insert into {LOAD_LOG} values (?, ?, null, 'json', ?, ?, ?, 0, 0, 0, 0, 'dialect', '', ?)",
+                [batch.batch_id, name, hashes[name], etags[name], dialect.to_json(), now],
+            )
+        result.released = release_held(con)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return result
 
 
 def ingest(settings: Settings | None = None, as_of: date | None = None) -> list[BatchResult]:
     """Load every batch not yet loaded whose business date is <= as_of, in batch-id order."""
     settings = settings or get_settings()
+    store = open_store(settings.landing, settings)
+    cache = settings.cache_dir / "landing"
     results = []
     with session(settings) as con:
-        for batch in list_batches(settings.landing_dir, up_to=as_of):
-            result = load_batch(con, batch)
+        for batch in list_batches(store, up_to=as_of):
+            result = load_batch(con, store, batch, cache)
             if result.status == "loaded":
                 rows = sum(f.rows_loaded for f in result.files)
                 bad = sum(f.rows_quarantined for f in result.files)
-                log.info("batch %s: %d rows loaded, %d quarantined", batch.batch_id, rows, bad)
+                log.info(
+                    "batch %s: %d rows loaded, %d quarantined, %d held rows released",
+                    batch.batch_id,
+                    rows,
+                    bad,
+                    result.released,
+                )
             results.append(result)
+    shutil.rmtree(cache, ignore_errors=True)  # downloads of remote batches are done with
     return results

@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     home: Path = Field(
         Path(".debtflow"), description="Warehouse, registry, outbox, tapes, reports."
     )
-    landing_url: str | None = Field(None, description="Landing zone folder; default HOME/landing.")
+    landing_url: str | None = Field(
+        None, description="Landing zone: a folder or s3://bucket/prefix; default HOME/landing."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto).")
     timezone: str = Field("Europe/Amsterdam", description="Time zone that defines 'today'.")
     dbt_project_dir: Path = Field(SOURCE_ROOT / "dbt_project")
     expectations_dir: Path = Field(SOURCE_ROOT / "expectations")
@@ -42,8 +45,12 @@ class Settings(BaseSettings):
         return self.root / "warehouse.duckdb"
 
     @property
-    def landing_dir(self) -> Path:
-        return Path(self.landing_url) if self.landing_url else self.root / "landing"
+    def landing(self) -> str:
+        return self.landing_url or str(self.root / "landing")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
 
     @property
     def registry_dir(self) -> Path:

@@ -55,7 +55,9 @@ class ExpectationOutcome:
 
     @property
     def label(self) -> str:
-        return f"{self.expectation}({', '.join(self.columns)})" if self.columns else self.expectation
+        return (
+            f"{self.expectation}({', '.join(self.columns)})" if self.columns else self.expectation
+        )
 
 
 @dataclass
@@ -79,6 +81,7 @@ class ValidationResult:
 def raw_suite(table: str) -> gx.ExpectationSuite:
     """The suite for one raw table, derived from its contract entry."""
     spec: Table = TABLES[table]
+    _context()  # GX binds suites to the active context, even unsaved ones
     suite = gx.ExpectationSuite(name=f"raw_{table}")
     for col in spec.columns:
         if col.required:
@@ -113,6 +116,7 @@ def load_suite(name: str, settings: Settings | None = None) -> gx.ExpectationSui
     settings = settings or get_settings()
     path = Path(settings.expectations_dir) / "expectations" / f"{name}.json"
     spec = json.loads(path.read_text())
+    _context()
     return gx.ExpectationSuite(
         name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta", {})
     )

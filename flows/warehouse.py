@@ -23,12 +23,14 @@ LEDGER = f"{DUNNING}.ledger"
 OWN_TABLES = {
     LOAD_LOG: """
         batch_id VARCHAR NOT NULL, file_name VARCHAR NOT NULL, table_name VARCHAR,
-        file_format VARCHAR, content_sha256 VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
-        rows_quarantined BIGINT, status VARCHAR, message VARCHAR, loaded_at TIMESTAMP,
+        file_format VARCHAR, content_sha256 VARCHAR, etag VARCHAR, dialect VARCHAR,
+        rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, rows_held BIGINT,
+        status VARCHAR, message VARCHAR, loaded_at TIMESTAMP,
         PRIMARY KEY (batch_id, file_name)""",
     QUARANTINE: """
         batch_id VARCHAR, file_name VARCHAR, table_name VARCHAR, row_number BIGINT,
-        column_name VARCHAR, reason VARCHAR, record VARCHAR, quarantined_at TIMESTAMP""",
+        line_number BIGINT, column_name VARCHAR, reason VARCHAR, record VARCHAR,
+        status VARCHAR, quarantined_at TIMESTAMP, released_at TIMESTAMP""",
     DEBTOR_SCORES: """
         debtor_id VARCHAR NOT NULL, as_of DATE NOT NULL, p_collect_30d DOUBLE, grade INTEGER,
         reason_codes VARCHAR, model_version VARCHAR, scored_at TIMESTAMP,
