@@ -84,8 +84,9 @@ def stage_csv(
         f"store_rejects=true, rejects_table='_rejects_errors', rejects_scan='_rejects_scans')"
     )
     con.execute(
-        "insert into _unreadable select line, lower(replace(error_type, '_', ' ')) || ': ' "
-        "|| error_message, trim(csv_line, chr(10) || chr(13)) from _rejects_errors order by line"
+        "insert into _unreadable select line, arg_min(lower(replace(error_type, '_', ' ')) || ': ' "
+        "|| error_message, column_idx), arg_min(trim(csv_line, chr(10) || chr(13)), column_idx) "
+        "from _rejects_errors group by line order by line"  # one row per line, first error
     )
     return names
 
