@@ -53,6 +53,22 @@ def cmd_ingest(args):
         print(f"{r.batch_id}: {r.status} ({loaded} rows loaded, {bad} quarantined)")
 
 
+@command("quarantine")
+def cmd_quarantine(args):
+    from debtflow.flows import quarantine
+    from debtflow.flows.warehouse import session
+
+    with session() as con:
+        if args.action == "list":
+            for batch, file, column, reason, status, n in quarantine.summary(con, args.batch):
+                print(f"{batch}  {file}  {column}  {status:<11} {n:>8}  {reason}")
+        elif args.action == "show":
+            for row in quarantine.rows(con, args.batch, args.file, args.limit):
+                print(json.dumps(row, default=str))
+        else:
+            print(f"released {quarantine.release(con, args.batch, args.file)} row(s)")
+
+
 @command("transform")
 def cmd_transform(args):
     from debtflow.flows import transform
@@ -157,6 +173,19 @@ def parser() -> argparse.ArgumentParser:
     s = add("ingest", "Load new landing batches into raw.*, quarantining bad rows.")
     as_of(s)
     s.add_argument("--landing", type=Path, help="landing folder (default: DEBTFLOW_LANDING_URL)")
+    s = add("quarantine", "Inspect quarantined rows and re-process them after a fix.")
+    q_sub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = q_sub.add_parser("list", help="Count quarantined rows by batch, file, column and reason.")
+    q.add_argument("--batch", help="only this batch id")
+    q = q_sub.add_parser("show", help="Show a batch's quarantined rows (personal data masked).")
+    q.add_argument("--batch", required=True)
+    q.add_argument("--file", help="only this file name")
+    q.add_argument("--limit", type=int, default=20)
+    q = q_sub.add_parser(
+        "release", help="Re-check a batch's quarantined rows; load those now valid."
+    )
+    q.add_argument("--batch", required=True)
+    q.add_argument("--file", help="only this file name")
     s = add(
         "transform", "Build the warehouse with dbt (staging, intermediate, marts) as of a date."
     )
