@@ -1,7 +1,8 @@
 """Read one landing file into a temporary all-text table `_staged`, losing no line.
 
 `_staged` has `_row` (the record's 1-based position among the records the parser could read;
-for JSON Lines, the line number) and one VARCHAR column per column found in the file. Lines the
+for JSON Lines, the line number) and one column per column found in the file: VARCHAR for CSV
+and JSON Lines, the file's own types for Parquet (checked and cast later). Lines the
 parser cannot read at all (too few or too many fields, bytes that do not decode, a broken JSON
 line) go to `_unreadable` with their line number and the reason, to be quarantined.
 """
@@ -121,8 +122,8 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, where: str) -> list[
 def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, where: str) -> list[str]:
     con.execute(UNREADABLE)
     con.execute(
-        "create or replace temp table _staged as select row_number() over () as _row, "
-        f"columns(*)::varchar from read_parquet('{_sql_path(path)}')"
+        "create or replace temp table _staged as select row_number() over () as _row, * "
+        f"from read_parquet('{_sql_path(path)}')"
     )
     return [r[0] for r in con.execute("describe _staged").fetchall()][1:]
 

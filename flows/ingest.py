@@ -66,34 +66,39 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_and_load(con, table: str, dialect: Dialect, lineage: str, params: list) -> None:
+def staged_types(con: duckdb.DuckDBPyConnection) -> row_checks.Staged:
+    return {name: kind for name, kind, *_ in con.execute("describe _staged").fetchall()}
+
+
+def check_and_load(con, table: str, dialect: Dialect, lineage: list) -> None:
     """Check `_staged` rows, insert the good ones into raw.<table>; leaves `_checked` behind.
 
-    `lineage` is a SQL select list for (_batch_id, _source_file, _loaded_at).
+    `lineage` is (_batch_id, _source_file, _loaded_at) for the inserted rows.
     """
-    spec = TABLES[table]
+    spec, staged = TABLES[table], staged_types(con)
     con.execute(
         f"create or replace temp table _checked as select _row, "
-        f"{row_checks.problem(spec, dialect)} as _problem, * exclude (_row) from _staged"
+        f"{row_checks.problem(spec, dialect, staged)} as _problem, * exclude (_row) from _staged"
     )
-    con.execute(
-        f"create or replace temp table _checked as select * replace "
-        f"({row_checks.duplicate(spec)} as _problem) from _checked"
-    )
-    held = row_checks.unknown_debtor(spec)
+    if con.execute(row_checks.has_duplicates(spec, staged)).fetchone()[0]:
+        con.execute(
+            "create or replace temp table _checked as select * replace "
+            f"({row_checks.duplicate(spec, staged)} as _problem) from _checked"
+        )
+    held = row_checks.unknown_debtor(spec, staged)
     if held:
         con.execute(held)
     cols = ", ".join(f'"{c}"' for c in spec.column_names)
-    values = ", ".join(row_checks.typed(c, dialect) for c in spec.columns)
+    values = ", ".join(row_checks.typed(c, dialect, staged) for c in spec.columns)
     con.execute(
         f"insert into {RAW}.{table} ({cols}, _batch_id, _source_file, _loaded_at) "
-        f"select {values}, {lineage} from _checked where _problem is null order by _row",
-        params,
+        f"select {values}, ?, ?, ? from _checked where _problem is null",
+        lineage,
     )
 
 
 def _record_sql(names: list[str]) -> str:
-    return "to_json({" + ", ".join(f"'{n}': \"{n}\"" for n in names) + "})"
+    return "to_json({" + ", ".join(f"'{n}': \"{n}\"::varchar" for n in names) + "})"
 
 
 def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, workdir: Path, now):
@@ -111,7 +116,7 @@ def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, wor
     for c in spec.columns:  # absent optional columns load as NULL
         if c.name not in present:
             con.execute(f'alter table _staged add column "{c.name}" varchar')
-    check_and_load(con, f.table, dialect, "?, ?, ?", [batch.batch_id, f.name, now])
+    check_and_load(con, f.table, dialect, [batch.batch_id, f.name, now])
     con.execute(
         f"insert into {QUARANTINE} select ?, ?, ?, _row, null, _problem.column, _problem.reason, "
         f"{_record_sql(spec.column_names + extra)}, "
@@ -159,7 +164,7 @@ def release_held(con: duckdb.DuckDBPyConnection, where: str = "status = 'held'")
             [batch_id, file_name],
         )
         dialect = Dialect(**json.loads(dialect_json))
-        check_and_load(con, table, dialect, "?, ?, ?", [batch_id, file_name, now])
+        check_and_load(con, table, dialect, [batch_id, file_name, now])
         released += con.execute(
             f"update {QUARANTINE} q set status = 'released', released_at = ? from _checked c "
             "where q.batch_id = ? and q.file_name = ? and q.row_number = c._row "

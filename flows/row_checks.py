@@ -1,6 +1,8 @@
-"""SQL that checks staged text rows against the contract and casts them to their raw types.
+"""SQL that checks staged rows against the contract and casts them to their raw types.
 
-Each check yields the first broken (column, reason) of a row; a row with none is loaded.
+Staged columns are text (CSV, JSON Lines) or already typed (Parquet); a typed column skips the
+text parsing, which is what makes a large Parquet history cheap to load. Each check yields the
+first broken (column, reason) of a row; a row with none is loaded.
 """
 
 from __future__ import annotations
@@ -9,50 +11,60 @@ from debtflow.flows.contract import Column, Table
 from debtflow.flows.landing import Dialect
 
 HELD_REASON = "debtor not known yet: held until a batch brings the customer"
+Staged = dict[str, str]  # column -> DuckDB type in the staged table
 
 
-def text(col: str) -> str:
-    return f"nullif(trim(cast(\"{col}\" as varchar)), '')"
+def _is_text(c: Column, staged: Staged) -> bool:
+    return staged.get(c.name, "VARCHAR") == "VARCHAR"
 
 
-def typed(c: Column, dialect: Dialect) -> str:
-    value = text(c.name)
+def value(c: Column, staged: Staged) -> str:
+    """The column's value, NULL when empty."""
+    if _is_text(c, staged):
+        return f"nullif(trim(\"{c.name}\"), '')"
+    return f'"{c.name}"'
+
+
+def typed(c: Column, dialect: Dialect, staged: Staged) -> str:
+    v = value(c, staged)
+    if not _is_text(c, staged):
+        return f"try_cast({v} as {c.sql_type})"
     if c.type == "decimal" and dialect.decimal_separator == ",":
-        value = f"replace(replace({value}, '.', ''), ',', '.')"
+        v = f"replace(replace({v}, '.', ''), ',', '.')"
     if c.type == "date" and dialect.date_format:
-        return f"try_strptime({value}, '{dialect.date_format}')::date"
+        return f"try_strptime({v}, '{dialect.date_format}')::date"
     if c.type == "timestamp" and dialect.timestamp_format:
-        return f"try_strptime({value}, '{dialect.timestamp_format}')::timestamp"
-    return f"try_cast({value} as {c.sql_type})"
+        return f"try_strptime({v}, '{dialect.timestamp_format}')::timestamp"
+    return v if c.type == "text" else f"try_cast({v} as {c.sql_type})"
 
 
 def _quote(s: str) -> str:
     return s.replace("'", "''")
 
 
-def problem(spec: Table, dialect: Dialect) -> str:
+def problem(spec: Table, dialect: Dialect, staged: Staged) -> str:
     """A CASE expression: NULL for a good row, else {'column': ..., 'reason': ...}."""
     whens = []
     for c in spec.columns:
-        value = text(c.name)
+        v, t = value(c, staged), typed(c, dialect, staged)
         if c.required:
-            whens.append((f"{value} is null", c.name, "required value is missing"))
+            whens.append((f"{v} is null", c.name, "required value is missing"))
         if c.type != "text":
             expected = f"not a valid {c.type}"
             fmt = {"date": dialect.date_format, "timestamp": dialect.timestamp_format}.get(c.type)
-            if fmt:
+            if fmt and _is_text(c, staged):
                 expected += f" ({fmt})"
-            whens.append((f"{value} is not null and {typed(c, dialect)} is null", c.name, expected))
+            whens.append((f"{v} is not null and {t} is null", c.name, expected))
         if c.accepted:
             values = ", ".join(f"'{a}'" for a in c.accepted)
             reason = f"not one of the accepted values ({', '.join(c.accepted)})"
-            whens.append((f"{value} not in ({values})", c.name, reason))
+            whens.append((f"{v}::varchar not in ({values})", c.name, reason))
         if c.positive:
-            whens.append((f"{typed(c, dialect)} <= 0", c.name, "must be greater than 0"))
+            whens.append((f"{t} <= 0", c.name, "must be greater than 0"))
     for rule in spec.rules:
         predicate = rule.predicate
         for c in spec.columns:
-            predicate = predicate.replace(c.name, typed(c, dialect))
+            predicate = predicate.replace(c.name, typed(c, dialect, staged))
         whens.append((f"not ({predicate})", rule.column, rule.reason))
     cases = " ".join(
         f"when {cond} then {{'column': '{col}', 'reason': '{_quote(why)}'}}"
@@ -61,10 +73,20 @@ def problem(spec: Table, dialect: Dialect) -> str:
     return f"case {cases} else null end"
 
 
-def duplicate(spec: Table) -> str:
-    """For good rows: the same key (and version) seen earlier in the same file."""
+def _identity(spec: Table, staged: Staged) -> list[str]:
     version = ["updated_at"] if "updated_at" in spec.column_names else []
-    partition = ", ".join(text(c) for c in (*spec.key, *version))
+    return [value(spec.column(c), staged) for c in (*spec.key, *version)]
+
+
+def has_duplicates(spec: Table, staged: Staged) -> str:
+    """SQL counting good rows whose key (and version) repeats within the file."""
+    ident = ", ".join(_identity(spec, staged))
+    return f"select count(*) - count(distinct ({ident})) from _checked where _problem is null"
+
+
+def duplicate(spec: Table, staged: Staged) -> str:
+    """For good rows: the same key (and version) seen earlier in the same file."""
+    partition = ", ".join(_identity(spec, staged))
     first = f"min(case when _problem is null then _row end) over (partition by {partition})"
     reason = "'duplicate key in this file: same as row ' || " + first
     return (
@@ -73,12 +95,12 @@ def duplicate(spec: Table) -> str:
     )
 
 
-def unknown_debtor(spec: Table, batch_table: str = "_checked") -> str | None:
+def unknown_debtor(spec: Table, staged: Staged) -> str | None:
     """Rows referring to a debtor that no loaded batch has brought yet (held, not rejected)."""
     if "debtor_id" not in spec.references:
         return None
+    debtor = value(spec.column("debtor_id"), staged)
     return (
-        f"update {batch_table} set _problem = {{'column': 'debtor_id', 'reason': '{HELD_REASON}'}} "
-        f"where _problem is null and {text('debtor_id')} not in "
-        "(select debtor_id from raw.customers)"
+        f"update _checked set _problem = {{'column': 'debtor_id', 'reason': '{HELD_REASON}'}} "
+        f"where _problem is null and {debtor} not in (select debtor_id from raw.customers)"
     )
