@@ -91,7 +91,10 @@ def cmd_validate(args):
                 [as_of.isoformat()],
             ).fetchall()
         ]
-        results = validation.validate_raw(con, batches) + validation.validate_marts(con, as_of)
+        results = [
+            *validation.validate_raw_all(con, batches),
+            validation.validate_marts(con, as_of),
+        ]
     print(validation.summary_markdown(results))
     validation.raise_if_failed(results)
 

@@ -28,7 +28,7 @@ def ingest_stage(as_of: date) -> list[str]:
 @task(name="validate-raw")
 def validate_raw_stage(batch_ids: list[str]) -> str:
     with session() as con:
-        results = validation.validate_raw(con, batch_ids)
+        results = validation.validate_raw_all(con, batch_ids)
     validation.raise_if_failed(results)
     return validation.summary_markdown(results)
 

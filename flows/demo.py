@@ -66,7 +66,7 @@ def print_summary(settings, as_of, counts, metrics, result, manifest, timings) -
     if oracle is not None:
         print(f"  oracle ROC AUC (true probabilities)     {oracle:>12.3f}")
     planned = result["dunning"]["planned"]
-    print(f"  dunning messages planned today          {planned.get('planned', 0):>12,}")
+    print(f"  dunning messages planned today          {planned['planned_total']:>12,}")
     print(f"  tape                                    {manifest['path']}")
     print(line)
     for stage, seconds in {**timings, **result["seconds"]}.items():

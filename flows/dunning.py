@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings
 from debtflow.flows.warehouse import DEBTOR_SCORES, LEDGER
 
@@ -72,7 +73,7 @@ def load_ladder(settings: Settings) -> Ladder:
     )
     for s in steps:
         if s.channel not in CHANNEL_RULES:
-            raise ValueError(f"ladder {path}: step {s.name} has unknown channel {s.channel!r}")
+            raise DebtflowError(f"ladder {path}: step {s.name} has unknown channel {s.channel!r}")
     return Ladder(
         steps=steps,
         min_amount=Decimal(str(spec.get("min_amount", "0"))),
@@ -232,7 +233,7 @@ def _require_features(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         f"select count(*), count(*) filter (where as_of = ?) from {FEATURES}", [as_of]
     ).fetchone()
     if total and not today:
-        raise ValueError(f"{FEATURES} holds no rows for as_of {as_of}; rebuild the marts first")
+        raise DebtflowError(f"{FEATURES} holds no rows for as_of {as_of}; rebuild the marts first")
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -262,13 +263,12 @@ def _names(ladder: Ladder) -> set[str]:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Readers see the whole file or none. Durability comes from one sync per chunk (see send)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -317,6 +317,9 @@ def _utcnow() -> datetime:
 def _mark_sent(con: duckdb.DuckDBPyConnection, done: list[tuple[str, str]]) -> None:
     if not done:
         return
+    # A row becomes 'sent' only once its file is on disk: one sync per chunk instead of one fsync
+    # per file (4 ms each here). A crash before it leaves the rows 'planned', to be rewritten.
+    os.sync()
     sent = pd.DataFrame(done, columns=["idempotency_key", "outbox_path"])
     sent["sent_at"] = _utcnow()
     con.register("sent_rows", sent)

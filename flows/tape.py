@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings
 from debtflow.flows.warehouse import DEBTOR_SCORES
 
@@ -114,7 +115,7 @@ def _require_marts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
             f"select count(*), count(*) filter (where as_of = ?) from {table}", [as_of]
         ).fetchone()
         if total and not today:
-            raise ValueError(f"{table} holds no rows for as_of {as_of}; rebuild the marts first")
+            raise DebtflowError(f"{table} holds no rows for as_of {as_of}; rebuild the marts first")
 
 
 def build_tape(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict:
@@ -164,7 +165,7 @@ def build_tape(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) 
     _swap_in(work_dir, final_dir)
     return {
         "manifest": manifest,
-        "dir": str(final_dir),
+        "path": str(final_dir),
         "tape_path": str(final_dir / TAPE_FILE),
         "manifest_path": str(final_dir / MANIFEST_FILE),
     }

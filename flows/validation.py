@@ -25,10 +25,12 @@ from great_expectations import expectations as gxe
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from debtflow.flows.contract import TABLES, Table, personal_columns
+from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings, get_settings
 from debtflow.flows.warehouse import RAW
 
 SAMPLE_SIZE = 5
+CHUNK_ROWS = 1_000_000
 MART_SUITES = {"debtor_features": "marts.debtor_features"}
 
 # Rules between two columns that the contract's per-column flags cannot express: (a, b) means a >= b.
@@ -39,7 +41,7 @@ VERSION_COLUMN = "updated_at"
 BATCH_COLUMN = "_batch_id"
 
 
-class ValidationFailed(Exception):
+class ValidationFailed(DebtflowError):
     """A gate failed; the message names suite, expectation, count and sample keys (no PII)."""
 
 
@@ -224,14 +226,46 @@ def validate_raw(
     """Validate the rows of `table` loaded from the given landing batches."""
     suite = raw_suite(table)
     spec = TABLES[table]
-    columns = ", ".join([*spec.column_names, BATCH_COLUMN])
-    frame = con.execute(
-        f"select {columns} from {RAW}.{table} where {BATCH_COLUMN} in (select unnest(?))",
-        [list(batch_ids)],
-    ).df()
-    if frame.empty:
+    where = f"{BATCH_COLUMN} in (select unnest($batches))"
+    params: dict[str, Any] = {"batches": list(batch_ids)}
+    rows = con.execute(f"select count(*) from {RAW}.{table} where {where}", params).fetchone()[0]
+    if not rows:
         return ValidationResult(suite=suite.name, rows=0)
-    return run_suite(suite, frame, key_columns=[*spec.key, BATCH_COLUMN])
+    # pandas holds ~1 GiB per million rows here, so a big (history) batch is validated in parts.
+    # Parts split by a hash of the key, so duplicates of a key always meet in the same part.
+    parts = -(-rows // CHUNK_ROWS)
+    columns = ", ".join([*spec.column_names, BATCH_COLUMN])
+    key_hash = f"hash({', '.join(spec.key)}) % {parts}"
+    results = []
+    for part in range(parts):
+        frame = con.execute(
+            f"select {columns} from {RAW}.{table} where {where} and {key_hash} = {part}", params
+        ).df()
+        results.append(run_suite(suite, frame, key_columns=[*spec.key, BATCH_COLUMN]))
+    return results[0] if parts == 1 else _merge(results)
+
+
+def _merge(results: list[ValidationResult]) -> ValidationResult:
+    merged = ValidationResult(suite=results[0].suite, rows=sum(r.rows for r in results))
+    for per_part in zip(*(r.outcomes for r in results), strict=True):
+        counts = [o.unexpected_count for o in per_part]
+        first = per_part[0]
+        merged.outcomes.append(
+            ExpectationOutcome(
+                first.expectation,
+                first.columns,
+                all(o.success for o in per_part),
+                None if None in counts else sum(counts),
+                _first_distinct(v for o in per_part for v in o.sample_values),
+                _first_distinct(k for o in per_part for k in o.sample_keys),
+                next((o.error for o in per_part if o.error), None),
+            )
+        )
+    return merged
+
+
+def _first_distinct(items: Any) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))[:SAMPLE_SIZE]
 
 
 def validate_raw_all(
