@@ -1,0 +1,169 @@
+"""The model registry: one folder per version under settings.registry_dir/collectability.
+
+A version folder is written complete under a temporary name and renamed into place, so a reader
+never sees half a model. The `champion` file names the version that scores; it is replaced
+atomically and moves only through `gate` (or an explicit `promote`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import lightgbm as lgb
+
+from debtflow.flows.errors import DebtflowError
+from debtflow.flows.settings import Settings
+from debtflow.models.features import FeatureSpec
+
+NAME = "collectability"
+CHAMPION = "champion"
+VERSION_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
+MODEL, CALIBRATOR, METADATA, METRICS, REPORT = (
+    "model.txt",
+    "calibrator.json",
+    "metadata.json",
+    "metrics.json",
+    "report.html",
+)
+FILES = (MODEL, CALIBRATOR, METADATA, METRICS, REPORT)
+# A challenger may be a little worse on one validation window (noise) but not clearly worse.
+GATE_AUC_TOLERANCE = 0.005
+GATE_BRIER_FACTOR = 1.05
+
+
+class NoChampionError(DebtflowError):
+    pass
+
+
+@dataclass
+class Model:
+    version: str
+    path: Path
+    booster: lgb.Booster
+    calibrator: dict
+    metadata: dict
+    metrics: dict
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return FeatureSpec.from_dict(self.metadata["features"])
+
+
+def root(settings: Settings) -> Path:
+    return settings.registry_dir / NAME
+
+
+def new_version_id(settings: Settings, data_hash: str, now: datetime | None = None) -> str:
+    """`YYYYMMDDTHHMMSS-<8 hex of the data hash>`; a taken id moves on by a second."""
+    now = now or datetime.now()
+    while True:
+        version = f"{now:%Y%m%dT%H%M%S}-{data_hash[:8]}"
+        if not (root(settings) / version).exists():
+            return version
+        now += timedelta(seconds=1)
+
+
+def _write_json(path: Path, obj: object) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=str, allow_nan=False) + "\n")
+
+
+def save(
+    settings: Settings,
+    version: str,
+    model_text: str,
+    calibrator: dict,
+    metadata: dict,
+    metrics: dict,
+    report: str,
+) -> Path:
+    base = root(settings)
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = base / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        (tmp / MODEL).write_text(model_text)
+        _write_json(tmp / CALIBRATOR, calibrator)
+        _write_json(tmp / METADATA, metadata)
+        _write_json(tmp / METRICS, metrics)
+        (tmp / REPORT).write_text(report)
+        os.rename(tmp, base / version)  # fails rather than overwrite an existing version
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return base / version
+
+
+def list_versions(settings: Settings) -> list[str]:
+    base = root(settings)
+    if not base.exists():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and VERSION_RE.match(p.name))
+
+
+def champion_version(settings: Settings) -> str | None:
+    pointer = root(settings) / CHAMPION
+    if not pointer.exists():
+        return None
+    return pointer.read_text().strip() or None
+
+
+def promote(settings: Settings, version: str) -> None:
+    """Make `version` the champion (atomic replace of the pointer file)."""
+    if version not in list_versions(settings):
+        raise DebtflowError(f"no model version {version} in {root(settings)}")
+    tmp = root(settings) / f".{CHAMPION}.tmp-{uuid.uuid4().hex[:8]}"
+    with open(tmp, "w") as f:
+        f.write(version + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root(settings) / CHAMPION)
+
+
+def load_metrics(settings: Settings, version: str | None) -> dict:
+    if version is None:
+        return {}
+    return json.loads((root(settings) / version / METRICS).read_text())
+
+
+def load(settings: Settings, version: str | None = None) -> Model:
+    """A version, or the champion when no version is given."""
+    if version is None:
+        version = champion_version(settings)
+        if version is None:
+            raise NoChampionError("no champion model: run `debtflow train` first")
+    path = root(settings) / version
+    if not path.is_dir():
+        raise DebtflowError(f"no model version {version} in {root(settings)}")
+    return Model(
+        version=version,
+        path=path,
+        booster=lgb.Booster(model_file=str(path / MODEL)),
+        calibrator=json.loads((path / CALIBRATOR).read_text()),
+        metadata=json.loads((path / METADATA).read_text()),
+        metrics=json.loads((path / METRICS).read_text()),
+    )
+
+
+def gate(challenger: dict, champion: dict | None) -> dict:
+    """Promote when there is no champion, or when the challenger is not clearly worse on
+    ROC AUC and Brier score (both dicts hold validation metrics of the same rows if possible)."""
+    if champion is None:
+        return {"promote": True, "reason": "no champion yet"}
+    auc_c, auc_h = challenger.get("roc_auc"), champion.get("roc_auc")
+    brier_c, brier_h = challenger.get("brier"), champion.get("brier")
+    if None in (auc_c, auc_h, brier_c, brier_h):
+        return {"promote": False, "reason": "metrics missing; promote by hand if intended"}
+    auc_ok = auc_c >= auc_h - GATE_AUC_TOLERANCE
+    brier_ok = brier_c <= brier_h * GATE_BRIER_FACTOR
+    reason = (
+        f"roc_auc {auc_c:.4f} vs champion {auc_h:.4f} (needs >= {auc_h - GATE_AUC_TOLERANCE:.4f}); "
+        f"brier {brier_c:.4f} vs champion {brier_h:.4f} (needs <= {brier_h * GATE_BRIER_FACTOR:.4f})"
+    )
+    return {"promote": auc_ok and brier_ok, "reason": reason}

@@ -1,0 +1,340 @@
+"""Train the collectability model with an out-of-time backtest, and register it.
+
+Split by snapshot date: the latest labelled dates (two, more if needed for 20% of rows) are the
+validation set and are touched only to measure; the latest remaining date is the early-stopping
+and calibration slice; the earlier dates fit the trees. No refit afterwards: the model registered
+is the one measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from debtflow.flows.errors import DebtflowError
+from debtflow.flows.settings import Settings
+from debtflow.flows.warehouse import connect
+from debtflow.models import evaluate, features, predict, registry
+from debtflow.models.features import CATEGORICAL, LABEL, FeatureSpec
+
+log = logging.getLogger(__name__)
+
+SEED = 20240601
+PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_child_samples": 50,
+    "seed": SEED,
+    "deterministic": True,
+    "force_col_wise": True,
+    "num_threads": 2,
+    "verbose": -1,
+}
+MAX_ROUNDS = 200
+EARLY_STOPPING_ROUNDS = 20
+VALID_DATES = 2
+VALID_MIN_SHARE = 0.2
+RANDOM_STOP_SHARE = 0.2  # early-stopping slice when the train period has a single date
+BASELINE_MAX_ROWS = 200_000  # the logistic baseline is a yardstick; a sample is enough
+TRUTH_FILE = "collectability.parquet"
+
+
+@dataclass
+class Split:
+    train_dates: list[date]
+    stop_dates: list[date]
+    valid_dates: list[date]
+    fit: np.ndarray  # boolean masks over the frame
+    stop: np.ndarray
+    valid: np.ndarray
+
+
+def split(frame: pd.DataFrame) -> Split:
+    dates = pd.to_datetime(frame["as_of"]).dt.date
+    counts = dates.value_counts().sort_index()
+    days = list(counts.index)
+    if len(days) < 2:
+        raise DebtflowError(
+            f"need labelled snapshots on at least 2 dates for an out-of-time split, have {len(days)}"
+        )
+    k = min(VALID_DATES, len(days) - 1)
+    while k < len(days) - 1 and counts.iloc[-k:].sum() < VALID_MIN_SHARE * len(frame):
+        k += 1
+    valid_dates, train_dates = days[-k:], days[:-k]
+    valid = dates.isin(valid_dates).to_numpy()
+    if len(train_dates) >= 2:
+        stop_dates, fit_dates = train_dates[-1:], train_dates[:-1]
+        stop = dates.isin(stop_dates).to_numpy()
+    else:
+        stop_dates, fit_dates = [], train_dates
+        rng = np.random.default_rng(SEED)
+        stop = ~valid & (rng.random(len(frame)) < RANDOM_STOP_SHARE)
+    fit = ~valid & ~stop
+    return Split(fit_dates, stop_dates, valid_dates, fit, stop, valid)
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """sha256 over pandas' row hashes of the training frame, in a fixed row and column order."""
+    ordered = frame.sort_values(["as_of", "debtor_id"], kind="stable").reset_index(drop=True)
+    ordered = ordered[sorted(ordered.columns)]
+    rows = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
+    return hashlib.sha256(rows.tobytes()).hexdigest()
+
+
+def fit_platt(raw: np.ndarray, y: np.ndarray) -> dict:
+    """Platt scaling of the raw margin; monotone, so it never changes the ranking (AUC)."""
+    if len(np.unique(y)) < 2:
+        return {"method": "platt", "a": 1.0, "b": 0.0, "note": "one class in slice: identity"}
+    lr = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+    return {
+        "method": "platt",
+        "a": float(lr.coef_[0, 0]),
+        "b": float(lr.intercept_[0]),
+        "fitted_on_rows": int(len(y)),
+    }
+
+
+def baseline_proba(
+    X: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.ndarray, spec: FeatureSpec
+) -> np.ndarray:
+    """Logistic regression on standardized numbers and one-hot categories, same split."""
+    cats = [c for c in spec.columns if spec.kinds[c] == CATEGORICAL]
+    nums = [c for c in spec.columns if c not in cats]
+    frame = X.copy()
+    for c in cats:
+        frame[c] = frame[c].astype(object).where(frame[c].notna(), "(missing)")
+    idx = np.flatnonzero(train)
+    if len(idx) > BASELINE_MAX_ROWS:
+        idx = np.sort(np.random.default_rng(SEED).choice(idx, BASELINE_MAX_ROWS, replace=False))
+    prep = ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                    StandardScaler(),
+                ),
+                nums,
+            ),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), cats),
+        ]
+    )
+    model = make_pipeline(prep, LogisticRegression(max_iter=1000))
+    model.fit(frame.iloc[idx], y[idx])
+    return model.predict_proba(frame[valid])[:, 1]
+
+
+def oracle_metrics(truth_dir: Path, keys: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> dict:
+    """The simulator's true probabilities on the validation rows they cover, beside the model's
+    metrics on the same rows (so the two are comparable)."""
+    path = Path(truth_dir) / TRUTH_FILE
+    if not path.exists():
+        log.warning("no truth file at %s: oracle metrics left out", path)
+        return {"oracle_note": f"no truth file at {path}"}
+    truth = pd.read_parquet(path, columns=["debtor_id", "as_of", "p_true", "label"])
+    truth = truth.assign(
+        debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["as_of"]).dt.date
+    )
+    duplicates = int(truth.duplicated(["debtor_id", "as_of"]).sum())
+    truth = truth.drop_duplicates(["debtor_id", "as_of"])
+    rows = keys.assign(
+        debtor_id=keys["debtor_id"].astype(str),
+        as_of=pd.to_datetime(keys["as_of"]).dt.date,
+        _y=y,
+        _p=p,
+    )
+    joined = rows.merge(truth, on=["debtor_id", "as_of"], how="inner", validate="one_to_one")
+    out: dict = {"oracle_rows_matched": int(len(joined)), "oracle_rows_valid": int(len(rows))}
+    if duplicates:
+        out["oracle_truth_duplicate_keys"] = duplicates
+    if joined.empty:
+        return out
+    oracle = evaluate.classification_metrics(joined["_y"], joined["p_true"])
+    model = evaluate.classification_metrics(joined["_y"], joined["_p"])
+    out.update({f"oracle_{k}": v for k, v in oracle.items()})
+    out.update(
+        {
+            "model_roc_auc_on_oracle_rows": model["roc_auc"],
+            "model_brier_on_oracle_rows": model["brier"],
+            # the mart's label against the simulator's: a check on the dbt label logic
+            "oracle_label_agreement": float((joined["_y"] == joined["label"].astype(int)).mean()),
+        }
+    )
+    return out
+
+
+def library_versions() -> dict:
+    def version(dist: str) -> str | None:
+        try:
+            return importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "python": platform.python_version(),
+        "debtflow": version("debtflow"),
+        "lightgbm": lgb.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "duckdb": duckdb.__version__,
+        "sklearn": sklearn.__version__,
+    }
+
+
+def champion_on(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> tuple[str, dict] | None:
+    """The current champion's metrics on the given rows (the challenger's validation set), so
+    the gate compares like with like; falls back to its stored metrics if it cannot score them."""
+    version = registry.champion_version(settings)
+    if version is None:
+        return None
+    champ = registry.load(settings, version)
+    try:
+        p = predict.predict_proba(champ, features.to_matrix(frame, champ.spec))
+    except features.FeatureError as exc:
+        log.warning("champion %s cannot score the new validation rows (%s)", version, exc)
+        return version, {**champ.metrics, "compared_on": "champion's stored validation metrics"}
+    return version, {
+        **evaluate.classification_metrics(y, p),
+        "compared_on": "challenger's validation rows",
+    }
+
+
+def train(settings: Settings, as_of: date, truth_dir: Path | None = None) -> dict:
+    """Train, backtest, register; the new version becomes champion only through the gate."""
+    started = time.perf_counter()
+    con = connect(settings)
+    try:
+        kinds = features.feature_kinds(con, features.SNAPSHOTS)
+        frame = features.read_training(con, as_of, settings.training_months)
+    finally:
+        con.close()
+    if frame.empty:
+        raise DebtflowError(
+            f"no labelled snapshots before {as_of} in {features.SNAPSHOTS}: "
+            "load more history or run `debtflow transform`"
+        )
+    s = split(frame)
+    y = frame[LABEL].astype(int).to_numpy()
+    spec = features.fit_spec(frame[~s.valid], kinds)
+    X = features.to_matrix(frame, spec)
+
+    dfit = lgb.Dataset(X[s.fit], y[s.fit], free_raw_data=False)
+    dstop = lgb.Dataset(X[s.stop], y[s.stop], reference=dfit)
+    booster = lgb.train(
+        PARAMS,
+        dfit,
+        num_boost_round=MAX_ROUNDS,
+        valid_sets=[dstop],
+        valid_names=["early_stop"],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+    )
+    best = booster.best_iteration or MAX_ROUNDS
+    model_text = booster.model_to_string(num_iteration=best)
+    booster = lgb.Booster(model_str=model_text)  # exactly what the registry will hold
+
+    raw = booster.predict(X, raw_score=True)
+    calibrator = fit_platt(raw[s.stop], y[s.stop])
+    p_valid = predict.calibrate(raw[s.valid], calibrator)
+    y_valid = y[s.valid]
+    grades = predict.grade(p_valid)
+
+    metrics: dict = {
+        "n_train": int(s.fit.sum()),
+        "n_early_stop": int(s.stop.sum()),
+        "n_valid": int(s.valid.sum()),
+        "base_rate": float(y_valid.mean()),
+        **evaluate.classification_metrics(y_valid, p_valid),
+        "uncalibrated_brier": evaluate.classification_metrics(
+            y_valid, 1 / (1 + np.exp(-raw[s.valid]))
+        )["brier"],
+        "calibration_curve": evaluate.calibration_curve(y_valid, p_valid),
+        "grades": evaluate.grade_table(y_valid, p_valid, grades),
+        "best_iteration": int(best),
+    }
+    p_base = baseline_proba(X, y, ~s.valid, s.valid, spec)
+    base = evaluate.classification_metrics(y_valid, p_base)
+    metrics.update({"baseline_roc_auc": base["roc_auc"], "baseline_brier": base["brier"]})
+    if truth_dir is not None:
+        metrics.update(
+            oracle_metrics(truth_dir, frame.loc[s.valid, ["debtor_id", "as_of"]], y_valid, p_valid)
+        )
+
+    current = champion_on(settings, frame[s.valid], y_valid)
+    decision = registry.gate(metrics, current[1] if current else None)
+    decision.update(
+        {
+            "champion_before": current[0] if current else None,
+            "champion_metrics": (
+                {k: current[1].get(k) for k in ("roc_auc", "brier", "compared_on")}
+                if current
+                else None
+            ),
+        }
+    )
+    metrics["promotion"] = decision
+
+    digest = data_hash(frame)
+    now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    version = registry.new_version_id(settings, digest, now)
+    metadata = {
+        "version": version,
+        "model": "collectability",
+        "target": f"{LABEL}: overdue balance fully paid within 30 days after as_of",
+        "as_of": str(as_of),
+        "created_at": now.isoformat(timespec="seconds"),
+        "features": spec.to_dict(),
+        "training_window": {
+            "train_dates": [str(d) for d in s.train_dates],
+            "early_stop_dates": [str(d) for d in s.stop_dates],
+            "valid_dates": [str(d) for d in s.valid_dates],
+        },
+        "rows": {
+            "total": int(len(frame)),
+            "train": metrics["n_train"],
+            "early_stop": metrics["n_early_stop"],
+            "valid": metrics["n_valid"],
+        },
+        "data_hash": digest,
+        "library_versions": library_versions(),
+        "parameters": {
+            **PARAMS,
+            "max_rounds": MAX_ROUNDS,
+            "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+            "best_iteration": int(best),
+        },
+        "calibration": {k: v for k, v in calibrator.items()},
+        "grade_rule": "grade = clip(1 + floor(10 * p_collect_30d), 1, 10)",
+        "promotion": decision,
+    }
+    report = evaluate.report_html(version, metadata, metrics)
+    path = registry.save(settings, version, model_text, calibrator, metadata, metrics, report)
+    if decision["promote"]:
+        registry.promote(settings, version)
+    return {
+        "version": version,
+        "path": str(path),
+        "promoted": decision["promote"],
+        "champion": registry.champion_version(settings),
+        "decision": decision["reason"],
+        "metrics": {k: v for k, v in metrics.items() if k in evaluate.HEADLINE},
+        "seconds": round(time.perf_counter() - started, 1),
+    }

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from synthetic_marts import AS_OF
+
+from debtflow.flows.warehouse import connect
+from debtflow.models import predict, train
+from debtflow.models.features import FeatureError
+from debtflow.models.registry import NoChampionError
+
+COLUMNS = "debtor_id, as_of, p_collect_30d, grade, reason_codes, model_version"
+
+
+def read_scores(settings):
+    con = connect(settings)
+    try:
+        return con.execute(
+            f"select {COLUMNS} from ml.debtor_scores where as_of = ? order by debtor_id", [AS_OF]
+        ).df()
+    finally:
+        con.close()
+
+
+def test_scoring_without_a_champion_fails_clearly(settings, warehouse):
+    with pytest.raises(NoChampionError, match="run `debtflow train` first"):
+        predict.score(settings, AS_OF)
+
+
+def test_scoring_twice_writes_the_same_rows(settings, warehouse):
+    version = train.train(settings, AS_OF)["version"]
+    first = predict.score(settings, AS_OF)
+    rows1 = read_scores(settings)
+    second = predict.score(settings, AS_OF)
+    rows2 = read_scores(settings)
+    assert first["rows"] == second["rows"] == len(rows1) == 550  # overdue debtors only
+    assert rows1.equals(rows2)
+    assert (rows1["model_version"] == version).all()
+
+
+def test_grades_are_1_to_10_and_monotone_in_p(settings, warehouse):
+    train.train(settings, AS_OF)
+    predict.score(settings, AS_OF)
+    rows = read_scores(settings).sort_values("p_collect_30d", kind="stable")
+    assert rows["grade"].between(1, 10).all()
+    assert rows["grade"].is_monotonic_increasing
+    p = np.linspace(0, 1, 1001)
+    g = predict.grade(p)
+    assert g.min() == 1 and g.max() == 10 and (np.diff(g) >= 0).all()
+    assert predict.grade(np.array([0.0, 0.05, 0.1, 0.55, 0.95, 1.0])).tolist() == [
+        1,
+        1,
+        2,
+        6,
+        10,
+        10,
+    ]
+
+
+def test_reason_codes_are_phrases(settings, warehouse):
+    train.train(settings, AS_OF)
+    predict.score(settings, AS_OF)
+    reasons = [json.loads(r) for r in read_scores(settings)["reason_codes"]]
+    assert all(1 <= len(r) <= 3 and all(isinstance(s, str) and s for s in r) for r in reasons)
+    joined = " | ".join(s for r in reasons for s in r)
+    assert "days past due" in joined and "reminders ignored" in joined
+
+
+def test_scoring_a_mart_without_a_feature_column_fails_clearly(settings, warehouse):
+    train.train(settings, AS_OF)
+    con = connect(settings)
+    con.execute("alter table marts.debtor_features drop column reminders_ignored")
+    con.close()
+    with pytest.raises(FeatureError, match="reminders_ignored"):
+        predict.score(settings, AS_OF)
+
+
+def test_a_failed_scoring_keeps_the_previous_rows(settings, warehouse):
+    train.train(settings, AS_OF)
+    predict.score(settings, AS_OF)
+    before = read_scores(settings)
+    con = connect(settings)
+    con.execute("alter table marts.debtor_features drop column bureau_score")
+    con.close()
+    with pytest.raises(FeatureError):
+        predict.score(settings, AS_OF)
+    assert read_scores(settings).equals(before)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "value", "expected"),
+    [
+        pytest.param("email_bounced", "boolean", 1.0, "e-mail bounced", id="known-boolean"),
+        pytest.param("has_email", "boolean", 0.0, "no e-mail address on file", id="false"),
+        pytest.param(
+            "reminders_current_episode",
+            "numeric",
+            3.0,
+            "3 reminders ignored in the current episode",
+            id="known-count",
+        ),
+        pytest.param(
+            "n_payments_90d", "numeric", 0.0, "no payments in the last 90 days", id="zero"
+        ),
+        pytest.param("n_broken_plans", "numeric", 1.0, "1 broken payment plan", id="singular"),
+        pytest.param("days_since_last_payment", "numeric", None, "never paid", id="known-missing"),
+        pytest.param("n_widgets", "numeric", 3.0, "3 widgets", id="generic-count"),
+        pytest.param("reminders_ignored", "numeric", 2.0, "2 reminders ignored", id="plural"),
+        pytest.param("on_time_rate", "numeric", 0.25, "on time rate 25%", id="rate"),
+        pytest.param("foo_score", "numeric", float("nan"), "foo score unknown", id="missing"),
+        pytest.param("debtor_type", "categorical", "business", "business debtor", id="known-cat"),
+        pytest.param("country", "categorical", "NL", "country: NL", id="cat"),
+    ],
+)
+def test_phrase(name, kind, value, expected):
+    assert predict.phrase(name, kind, value) == expected

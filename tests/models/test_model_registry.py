@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from synthetic_marts import AS_OF, build_warehouse
+
+from debtflow.flows.errors import DebtflowError
+from debtflow.models import registry, train
+
+
+def test_version_folder_holds_every_file(settings, warehouse):
+    version = train.train(settings, AS_OF)["version"]
+    assert registry.VERSION_RE.match(version)
+    folder = registry.root(settings) / version
+    assert {p.name for p in folder.iterdir()} == set(registry.FILES)
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["data_hash"].startswith(version.split("-")[1])
+    assert {"lightgbm", "pandas", "numpy", "duckdb", "sklearn", "python"} <= set(
+        meta["library_versions"]
+    )
+    assert meta["features"]["categories"]["debtor_type"] == ["business", "consumer"]
+    assert not [p for p in registry.root(settings).iterdir() if p.name.startswith(".")]
+
+
+def test_first_model_becomes_champion(settings, warehouse):
+    assert registry.champion_version(settings) is None
+    result = train.train(settings, AS_OF)
+    assert result["promoted"]
+    assert registry.champion_version(settings) == result["version"]
+    assert registry.load(settings).version == result["version"]
+
+
+def test_worse_challenger_is_refused_by_the_gate(settings, warehouse):
+    champion = train.train(settings, AS_OF)["version"]
+    build_warehouse(settings, shuffle_train_labels=True)
+    challenger = train.train(settings, AS_OF)
+    assert not challenger["promoted"]
+    assert registry.champion_version(settings) == champion
+    assert registry.list_versions(settings) == sorted([champion, challenger["version"]])
+    decision = registry.load_metrics(settings, challenger["version"])["promotion"]
+    assert decision["promote"] is False and decision["champion_before"] == champion
+    assert decision["champion_metrics"]["compared_on"] == "challenger's validation rows"
+
+
+def test_equal_challenger_passes_the_gate(settings, warehouse):
+    train.train(settings, AS_OF)
+    second = train.train(settings, AS_OF)
+    assert second["promoted"] and registry.champion_version(settings) == second["version"]
+
+
+def test_promote_by_hand_and_unknown_version(settings, warehouse):
+    first = train.train(settings, AS_OF)["version"]
+    build_warehouse(settings, shuffle_train_labels=True)
+    second = train.train(settings, AS_OF)["version"]
+    registry.promote(settings, second)
+    assert registry.champion_version(settings) == second
+    registry.promote(settings, first)
+    assert registry.champion_version(settings) == first
+    with pytest.raises(DebtflowError, match="no model version"):
+        registry.promote(settings, "20990101T000000-deadbeef")
+
+
+@pytest.mark.parametrize(
+    ("challenger", "promote"),
+    [
+        pytest.param({"roc_auc": 0.80, "brier": 0.20}, True, id="same"),
+        pytest.param({"roc_auc": 0.796, "brier": 0.20}, True, id="auc-within-tolerance"),
+        pytest.param({"roc_auc": 0.79, "brier": 0.20}, False, id="auc-worse"),
+        pytest.param({"roc_auc": 0.85, "brier": 0.22}, False, id="brier-worse"),
+    ],
+)
+def test_gate(challenger, promote):
+    assert registry.gate(challenger, {"roc_auc": 0.80, "brier": 0.20})["promote"] is promote
