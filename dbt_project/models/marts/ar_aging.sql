@@ -1,0 +1,46 @@
+-- Open receivables at as_of by aging bucket per debtor type, country and currency.
+with invoices as (
+    select * from {{ ref('fct_invoices') }}
+    where document_type = 'invoice' and open_amount > 0
+),
+
+debtors as (
+    select debtor_id, debtor_type, country from {{ ref('dim_debtors') }}
+),
+
+bucketed as (
+    select
+        coalesce(debtors.debtor_type, 'unknown') as debtor_type,
+        coalesce(debtors.country, 'unknown') as country,
+        invoices.currency,
+        invoices.open_amount,
+        {{ aging_bucket('invoices.days_past_due') }} as bucket
+    from invoices
+    left join debtors on invoices.debtor_id = debtors.debtor_id
+),
+
+{%- set buckets = [
+    ('current', 'current'), ('1-30', '1_30'), ('31-60', '31_60'), ('61-90', '61_90'),
+    ('91-180', '91_180'), ('181-365', '181_365'), ('>365', 'over_365'),
+] %}
+
+final as (
+    select
+        debtor_type,
+        country,
+        currency,
+        {%- for bucket, suffix in buckets %}
+        {{ to_money("coalesce(sum(open_amount) filter (where bucket = '" ~ bucket ~ "'), 0)") }}
+            as open_{{ suffix }},
+        {%- endfor %}
+        {{ to_money('sum(open_amount)') }} as open_total,
+        {{ to_money("coalesce(sum(open_amount) filter (where bucket <> 'current'), 0)") }}
+            as overdue_total,
+        cast(count(*) as integer) as n_open_invoices,
+        cast(count(*) filter (where bucket <> 'current') as integer) as n_overdue_invoices,
+        {{ as_of_date() }} as as_of
+    from bucketed
+    group by debtor_type, country, currency
+)
+
+select * from final

@@ -1,0 +1,30 @@
+-- The newest version of each contact event (the later batch wins).
+with source as (
+    select * from {{ source('billing', 'contact_events') }}
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by event_id order by _batch_id desc, _loaded_at desc
+    ) = 1
+),
+
+final as (
+    select
+        event_id,
+        debtor_id,
+        nullif(trim(invoice_id), '') as invoice_id,
+        lower(channel) as channel,
+        lower(event_type) as event_type,
+        occurred_at,
+        cast(occurred_at as date) as occurred_date,
+        lower(step) as step,
+        campaign,
+        coalesce(nullif(variant, ''), 'none') as variant,
+        _batch_id as batch_id
+    from latest
+)
+
+select * from final

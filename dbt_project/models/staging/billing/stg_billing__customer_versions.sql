@@ -1,0 +1,40 @@
+-- Every distinct version of a customer (one row per debtor_id and updated_at), for
+-- point-in-time attributes; a restated identical version in a later batch wins.
+with source as (
+    select * from {{ source('billing', 'customers') }}
+),
+
+renamed as (
+    select
+        debtor_id,
+        lower(debtor_type) as debtor_type,
+        upper(country) as country,
+        lower(language) as language,
+        name,
+        nullif(trim(email), '') as email,
+        nullif(trim(phone_mobile), '') as phone_mobile,
+        street,
+        postal_code,
+        city,
+        date_of_birth,
+        company_registration,
+        customer_since,
+        lower(acquisition_channel) as acquisition_channel,
+        coalesce(paperless, false) as paperless,
+        updated_at,
+        _batch_id as batch_id
+    from source
+    qualify row_number() over (
+        partition by debtor_id, updated_at order by _batch_id desc, _loaded_at desc
+    ) = 1
+),
+
+final as (
+    select
+        *,
+        email is not null as has_email,
+        phone_mobile is not null as has_mobile
+    from renamed
+)
+
+select * from final

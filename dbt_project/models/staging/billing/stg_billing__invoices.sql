@@ -1,0 +1,31 @@
+-- The newest version of each invoice or credit note (by updated_at, then batch).
+with source as (
+    select * from {{ source('billing', 'invoices') }}
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by invoice_id order by updated_at desc, _batch_id desc, _loaded_at desc
+    ) = 1
+),
+
+final as (
+    select
+        invoice_id,
+        debtor_id,
+        coalesce(nullif(lower(document_type), ''), 'invoice') as document_type,
+        issue_date,
+        due_date,
+        {{ to_money('amount') }} as amount,
+        upper(currency) as currency,
+        product,
+        coalesce(disputed, false) as disputed,
+        dispute_opened_at,
+        updated_at,
+        _batch_id as batch_id
+    from latest
+)
+
+select * from final

@@ -1,0 +1,29 @@
+-- The newest version of each payment (payments carry no updated_at: the later batch wins).
+with source as (
+    select * from {{ source('billing', 'payments') }}
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by payment_id order by _batch_id desc, _loaded_at desc
+    ) = 1
+),
+
+final as (
+    select
+        payment_id,
+        debtor_id,
+        nullif(trim(invoice_id), '') as invoice_id,
+        paid_at,
+        cast(paid_at as date) as paid_date,
+        {{ to_money('amount') }} as amount,
+        upper(currency) as currency,
+        lower(method) as method,
+        nullif(trim(reference), '') as reference,
+        _batch_id as batch_id
+    from latest
+)
+
+select * from final

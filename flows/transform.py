@@ -1,0 +1,114 @@
+"""Transform: `dbt build` of the warehouse marts for one business date, in-process.
+
+dbt runs through `dbtRunner` with the project's own profile; the warehouse path and the DuckDB
+extension directory reach the profile as environment variables. A failed node raises
+`TransformError` naming it. Sharp edge: after dbt has run in this process, open the DuckDB file
+read-write (`warehouse.connect(settings)`), not read_only, or DuckDB refuses the differing config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from debtflow.flows.errors import DebtflowError
+from debtflow.flows.settings import Settings
+from debtflow.flows.warehouse import connect
+
+FAILED = {"error", "fail", "runtime error"}
+
+
+class TransformError(DebtflowError):
+    """dbt build failed; the message names each failed node and dbt's message for it."""
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def build_args(
+    settings: Settings, as_of: date, select: str | None = None, full_refresh: bool = False
+) -> list[str]:
+    project = str(settings.dbt_project_dir)
+    args = [
+        "build",
+        "--project-dir", project,
+        "--profiles-dir", project,
+        "--target-path", str(settings.dbt_target_dir),
+        "--log-path", str(settings.root / "dbt" / "logs"),
+        "--vars", json.dumps({"as_of": as_of.isoformat(), "snapshot_months": settings.training_months}),
+        "--log-level", "warn",
+        "--log-level-file", "info",
+    ]  # fmt: skip
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+def _row_counts(settings: Settings, results: list) -> dict[str, int]:
+    """Rows per built model (dbt-duckdb reports none); tests report their failures instead."""
+    relations = {
+        r.node.unique_id: r.node.relation_name
+        for r in results
+        if r.node.resource_type == "model" and str(r.status) == "success"
+    }
+    if not relations:
+        return {}
+    # read-write on purpose: a read_only handle clashes with dbt's in this process
+    with connect(settings) as con:
+        return {
+            node: con.execute(f"select count(*) from {relation}").fetchone()[0]
+            for node, relation in relations.items()
+        }
+
+
+def build(
+    settings: Settings, as_of: date, select: str | None = None, full_refresh: bool = False
+) -> dict[str, dict]:
+    """Run `dbt build` for `as_of`; return {unique_id: {status, seconds, rows}} per node."""
+    from dbt.cli.main import dbtRunner  # heavy import, only when transforming
+
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.extension_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "DEBTFLOW_WAREHOUSE": str(settings.warehouse_path),
+        "DEBTFLOW_DUCKDB_EXTENSION_DIR": str(settings.extension_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    with _environment(env):
+        outcome = dbtRunner().invoke(build_args(settings, as_of, select, full_refresh))
+    if outcome.exception is not None:
+        raise TransformError(f"dbt build for {as_of} crashed: {outcome.exception}") from (
+            outcome.exception if isinstance(outcome.exception, BaseException) else None
+        )
+    results = list(getattr(outcome.result, "results", None) or [])
+    failed = [r for r in results if str(r.status) in FAILED]
+    if failed or not outcome.success:
+        lines = [f"  {r.node.unique_id} [{r.status}]: {r.message}" for r in failed]
+        detail = "\n".join(lines) or "  (no failed node reported; see the dbt log)"
+        log = settings.root / "dbt" / "logs" / "dbt.log"
+        raise TransformError(f"dbt build for {as_of} failed:\n{detail}\nlog: {log}")
+    counts = _row_counts(settings, results)
+    return {
+        r.node.unique_id: {
+            "status": str(r.status),
+            "seconds": round(r.execution_time or 0.0, 3),
+            "rows": counts.get(r.node.unique_id, r.failures),
+        }
+        for r in results
+    }

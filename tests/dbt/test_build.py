@@ -1,0 +1,177 @@
+"""dbt build on the hand-made world of conftest.py: exact values a credit manager can check."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from dbt_world import AS_OF, query
+
+from debtflow.flows.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def built(build_world) -> tuple[Settings, dict]:
+    return build_world(True)
+
+
+@pytest.fixture(scope="module")
+def settings(built) -> Settings:
+    return built[0]
+
+
+def test_build_reports_every_node_with_status_seconds_and_rows(built) -> None:
+    _, nodes = built
+    assert nodes["model.debtflow.fct_invoices"]["status"] == "success"
+    assert nodes["model.debtflow.fct_invoices"]["rows"] == 8
+    assert nodes["model.debtflow.debtor_features"]["rows"] == 4
+    assert all(n["status"] in {"success", "pass"} for n in nodes.values())
+    assert any(key.startswith("unit_test.") for key in nodes)
+
+
+def test_schemas_are_named_exactly(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select distinct table_schema from information_schema.tables "
+        "where table_schema in ('staging', 'intermediate', 'marts') or table_schema like '%\\_%' "
+        "escape '\\' order by 1",
+    )
+    assert [r[0] for r in rows] == ["intermediate", "marts", "staging"]
+
+
+def test_payments_are_allocated_by_reference_then_oldest_first(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select payment_id, invoice_id, allocated_amount, allocation_method "
+        "from intermediate.int_payments_allocated order by payment_id, invoice_id nulls last",
+    )
+    assert rows == [
+        ("P1", "I1", Decimal("100.00"), "oldest_first"),
+        ("P1", "I2", Decimal("20.00"), "oldest_first"),
+        ("P2", "I3", Decimal("80.00"), "reference"),
+        ("P3", "I2", Decimal("30.00"), "oldest_first"),
+        ("P4", "I5", Decimal("50.00"), "invoice_id"),
+        ("P5", "I8", Decimal("60.00"), "oldest_first"),
+        ("P5", None, Decimal("40.00"), "credit"),
+    ]
+
+
+def test_invoices_show_open_amount_status_and_days_past_due(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select invoice_id, amount, allocated_amount, open_amount, days_past_due, status, "
+        "paid_date, paid_late, disputed from marts.fct_invoices order by invoice_id",
+    )
+    d, D = date, Decimal
+    assert rows == [
+        ("I1", D("100.00"), D("100.00"), D("0.00"), 0, "paid", d(2025, 12, 20), True, False),
+        ("I2", D("50.00"), D("50.00"), D("0.00"), 0, "paid", d(2026, 1, 25), True, False),
+        ("I3", D("80.00"), D("80.00"), D("0.00"), 0, "paid", d(2026, 1, 10), False, False),
+        ("I4", D("40.00"), D("0.00"), D("40.00"), 0, "open", None, None, False),
+        ("I5", D("200.00"), D("50.00"), D("150.00"), 121, "partially_paid", None, True, False),
+        ("I6", D("20.00"), D("0.00"), D("0.00"), 0, "credit_note", None, None, False),
+        ("I7", D("300.00"), D("0.00"), D("300.00"), 25, "disputed", None, True, True),
+        ("I8", D("60.00"), D("60.00"), D("0.00"), 0, "paid", d(2026, 1, 15), False, False),
+    ]
+
+
+def test_aging_buckets_add_up_to_the_open_amount(settings: Settings) -> None:
+    aging = query(
+        settings,
+        "select sum(open_current + open_1_30 + open_31_60 + open_61_90 + open_91_180 "
+        "+ open_181_365 + open_over_365), sum(open_total), sum(n_open_invoices) from marts.ar_aging",
+    )[0]
+    invoices = query(
+        settings,
+        "select sum(open_amount), count(*) from marts.fct_invoices "
+        "where document_type = 'invoice' and open_amount > 0",
+    )[0]
+    assert aging == (Decimal("490.00"), Decimal("490.00"), 3)
+    assert (aging[1], aging[2]) == invoices
+    be = query(
+        settings,
+        "select open_1_30, open_91_180, overdue_total from marts.ar_aging where country = 'BE'",
+    )
+    assert be == [(Decimal("300.00"), Decimal("150.00"), Decimal("450.00"))]
+
+
+def test_features_at_as_of(settings: Settings) -> None:
+    row = query(
+        settings,
+        "select overdue_balance, open_balance, max_days_past_due, oldest_overdue_invoice_id, "
+        "n_overdue_invoices, disputed_open_amount, active_plan, email_bounced, sms_bounced, "
+        "reminders_current_episode, bureau_score, tenure_days, as_of "
+        "from marts.debtor_features where debtor_id = 'D2'",
+    )
+    assert row == [
+        (Decimal("450.00"), Decimal("450.00"), 121, "I5", 2, Decimal("300.00"), True, True,
+         False, 2, 550, 273, AS_OF),
+    ]  # fmt: skip
+    d1 = query(
+        settings,
+        "select overdue_balance, open_balance, has_email, has_mobile, n_invoices_paid_late_12m, "
+        "n_past_overdue_episodes, days_since_last_payment, n_payments_90d "
+        "from marts.debtor_features where debtor_id = 'D1'",
+    )
+    # the 2026-02-15 customer version dropped the e-mail address
+    assert d1 == [(Decimal("0.00"), Decimal("40.00"), False, True, 2, 1, 35, 3)]
+    debtors = query(settings, "select debtor_id from marts.debtor_features order by 1")
+    assert [r[0] for r in debtors] == ["D1", "D2", "D3", "D4"]
+
+
+def test_snapshots_are_point_in_time_with_labels(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select debtor_id, as_of, overdue_balance, max_days_past_due, has_email, bureau_score, "
+        "label_collected_30d from marts.debtor_feature_snapshots order by debtor_id, as_of",
+    )
+    d, D = date, Decimal
+    assert rows == [
+        # I1 (100, due 2025-11-15) is paid 2025-12-20, before 2025-12-31: collected
+        ("D1", d(2025, 12, 1), D("100.00"), 16, True, None, 1),
+        # I2 has 30 open after P1's oldest-first share; P3 pays it 2026-01-25: collected
+        ("D1", d(2026, 1, 1), D("30.00"), 17, True, None, 1),
+        ("D2", d(2025, 12, 1), D("200.00"), 31, False, None, 0),
+        ("D2", d(2026, 1, 1), D("200.00"), 62, False, 550, 0),
+        # 2026-02-01 + 30 days is after as_of: not observed yet
+        ("D2", d(2026, 2, 1), D("150.00"), 93, False, 550, None),
+    ]
+
+
+def test_channel_performance_counts_payers_after_contact(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select channel, step, variant, sent, delivered, bounced, clicked, contacted_debtors, "
+        "paid_7d_debtors, paid_14d_debtors from marts.channel_performance order by channel",
+    )
+    assert rows == [
+        ("email", "reminder_1", "A", 1, 0, 1, 0, 1, 0, 0),
+        ("sms", "reminder_2", "B", 1, 1, 0, 1, 1, 1, 1),
+    ]
+
+
+def test_every_mart_column_is_described(settings: Settings) -> None:
+    manifest = json.loads((settings.dbt_target_dir / "manifest.json").read_text())
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["schema"] != "marts":
+            continue
+        columns = query(
+            settings,
+            "select column_name from information_schema.columns "
+            f"where table_schema = 'marts' and table_name = '{node['name']}'",
+        )
+        assert node["description"], node["name"]
+        for (column,) in columns:
+            described = node["columns"].get(column, {}).get("description")
+            assert described, f"{node['name']}.{column} has no description"
+
+
+def test_payments_mart_shows_the_unallocated_credit(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select payment_id, amount, allocated_amount, unallocated_amount, n_invoices "
+        "from marts.fct_payments where debtor_id = 'D3'",
+    )
+    assert rows == [("P5", Decimal("100.00"), Decimal("60.00"), Decimal("40.00"), 1)]
