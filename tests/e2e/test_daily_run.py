@@ -1,0 +1,95 @@
+"""End to end on a small simulated world: the daily run is idempotent for its business date.
+
+Everything is real: the simulator writes landing batches, DuckDB loads them, dbt builds the
+marts, GX validates, LightGBM trains and scores, the ledger and outbox are written, and the flow
+runs on Prefect's ephemeral server inside a test harness.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow
+
+AS_OF = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DEBTFLOW_HOME", str(home))
+    from debtflow.flows import ingest, transform
+    from debtflow.flows.settings import get_settings
+    from debtflow.flows.simulation import simulate
+    from debtflow.models import train
+
+    settings = get_settings()
+    simulate(2_000, 18, 11, home, AS_OF, 3)
+    ingest.ingest(settings, AS_OF - timedelta(days=1))
+    transform.build(settings, AS_OF - timedelta(days=1))
+    train.train(settings, AS_OF - timedelta(days=1), home / "truth")
+    yield home
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+def counts(home: Path) -> dict[str, int]:
+    from debtflow.flows.warehouse import row_counts
+
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        return row_counts(con)
+
+
+def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness) -> None:
+    from debtflow.flows.daily_flow import daily
+
+    first = daily(AS_OF)
+    after_first = counts(world)
+    outbox_files = sorted(p.name for p in (world / "outbox").rglob("*.txt"))
+    second = daily(AS_OF)
+    assert counts(world) == after_first
+    assert sorted(p.name for p in (world / "outbox").rglob("*.txt")) == outbox_files
+    assert first["dunning"]["planned"]["planned_total"] > 0
+    assert second["dunning"]["planned"]["planned_total"] == 0
+    assert second["dunning"]["sent"]["sent"] == 0
+
+    with duckdb.connect(str(world / "warehouse.duckdb")) as con:
+        keys, distinct = con.execute(
+            "select count(*), count(distinct idempotency_key) from dunning.ledger"
+        ).fetchone()
+        assert keys == distinct == len(outbox_files)
+        assert con.execute(
+            "select count(*) from dunning.ledger where state <> 'sent'"
+        ).fetchone() == (0,)
+        scored, overdue = con.execute(
+            "select (select count(*) from ml.debtor_scores where as_of = ?), "
+            "(select count(*) from marts.debtor_features where overdue_balance > 0)",
+            [AS_OF],
+        ).fetchone()
+        assert scored == overdue > 0
+        for table in ("raw.invoices", "marts.debtor_features", "ml.debtor_scores"):
+            assert after_first[table] > 0
+
+
+def test_every_landed_row_is_loaded_or_quarantined(world: Path, harness) -> None:
+    with duckdb.connect(str(world / "warehouse.duckdb")) as con:
+        for table, loaded in con.execute(
+            "select table_name, sum(rows_loaded) from raw.load_log "
+            "where table_name is not null group by 1"
+        ).fetchall():
+            assert con.execute(f"select count(*) from raw.{table}").fetchone()[0] == loaded
+        assert con.execute(
+            "select count(*) from raw.load_log where rows_read <> rows_loaded + rows_quarantined"
+        ).fetchone() == (0,)
