@@ -29,7 +29,8 @@ def configure_prefect(settings: Settings) -> None:
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
+    for noisy in ("httpx", "great_expectations"):  # a line per API call, per GX registration
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @contextmanager

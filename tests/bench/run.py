@@ -1,0 +1,168 @@
+"""`make bench`: time each stage at scale, one subprocess per stage so peak memory is its own.
+
+Environment: BENCH_DEBTORS (simulated world, default 200,000), BENCH_MONTHS (24),
+BENCH_INGEST_DEBTORS (synthetic history for the ingest benchmark, default 1,000,000),
+BENCH_HOME (default /tmp/debtflow-bench), BENCH_STAGES (comma-separated subset).
+Prints a Markdown table and writes BENCH_HOME/bench.json. A benchmark, not a test: it asserts
+nothing and is not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+AS_OF = date(2026, 11, 20)
+HOME = Path(os.environ.get("BENCH_HOME", "/tmp/debtflow-bench"))
+DEBTORS = int(os.environ.get("BENCH_DEBTORS", 200_000))
+MONTHS = int(os.environ.get("BENCH_MONTHS", 24))
+INGEST_DEBTORS = int(os.environ.get("BENCH_INGEST_DEBTORS", 1_000_000))
+
+
+def _world_env() -> None:
+    os.environ["DEBTFLOW_HOME"] = str(HOME / "world")
+    os.environ.pop("DEBTFLOW_LANDING_URL", None)
+
+
+def stage_simulate() -> dict:
+    from debtflow.flows.simulation import simulate
+
+    summary = simulate(DEBTORS, MONTHS, 7, HOME / "world", AS_OF, 3)
+    return {"rows": sum(summary["rows"].values())}
+
+
+def stage_ingest_world() -> dict:
+    from debtflow.flows import ingest
+
+    _world_env()
+    results = ingest.ingest(None, AS_OF)
+    return {"rows": sum(f.rows_loaded for r in results for f in r.files)}
+
+
+def stage_transform() -> dict:
+    from debtflow.flows import transform
+    from debtflow.flows.settings import get_settings
+
+    _world_env()
+    return {"nodes": len(transform.build(get_settings(), AS_OF))}
+
+
+def stage_train() -> dict:
+    from debtflow.flows.settings import get_settings
+    from debtflow.models import train
+
+    _world_env()
+    result = train.train(get_settings(), AS_OF, HOME / "world" / "truth")
+    keep = ("roc_auc", "oracle_roc_auc", "brier", "oracle_brier", "n_train", "n_valid")
+    metrics = result.get("metrics", result)
+    return {k: metrics.get(k) for k in keep}
+
+
+def stage_score() -> dict:
+    from debtflow.flows.settings import get_settings
+    from debtflow.models import predict
+
+    _world_env()
+    return {"rows": predict.score(get_settings(), AS_OF).get("rows")}
+
+
+def stage_ingest_synthetic() -> dict:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synthetic import write_daily, write_history
+
+    from debtflow.flows import ingest, validation
+    from debtflow.flows.warehouse import session
+
+    root = HOME / "synthetic"
+    os.environ["DEBTFLOW_HOME"] = str(root / "home")
+    os.environ["DEBTFLOW_LANDING_URL"] = str(root / "landing")
+    day = AS_OF + timedelta(days=1)
+    start = time.perf_counter()
+    write_history(root / "landing", INGEST_DEBTORS, 24, AS_OF)
+    generated = time.perf_counter() - start
+    start = time.perf_counter()
+    ingest.ingest(None, AS_OF)
+    history = time.perf_counter() - start
+    write_daily(root / "landing", INGEST_DEBTORS, day)
+    start = time.perf_counter()
+    (result,) = ingest.ingest(None, day)[-1:]
+    with session() as con:
+        validation.raise_if_failed(validation.validate_raw_all(con, [result.batch_id]))
+    daily = time.perf_counter() - start
+    return {
+        "generate_s": round(generated, 1),
+        "history_load_s": round(history, 1),
+        "daily_ingest_and_gx_s": round(daily, 1),
+    }
+
+
+STAGES = {
+    "simulate": stage_simulate,
+    "ingest_world": stage_ingest_world,
+    "transform": stage_transform,
+    "train": stage_train,
+    "score": stage_score,
+    "ingest_synthetic": stage_ingest_synthetic,
+}
+
+
+def run_one(name: str) -> None:
+    start = time.perf_counter()
+    extra = STAGES[name]()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "stage": name,
+                "seconds": round(time.perf_counter() - start, 1),
+                "peak_rss_mib": round(peak),
+                **extra,
+            },
+            default=str,
+        )
+    )
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--stage":
+        return run_one(sys.argv[2])
+    wanted = os.environ.get("BENCH_STAGES", ",".join(STAGES)).split(",")
+    HOME.mkdir(parents=True, exist_ok=True)
+    rows = []
+    print(
+        f"debtflow bench: {DEBTORS:,} simulated debtors x {MONTHS} months; "
+        f"ingest on {INGEST_DEBTORS:,} synthetic debtors; home {HOME}",
+        flush=True,
+    )
+    for name in wanted:
+        out = subprocess.run(
+            [sys.executable, __file__, "--stage", name],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+        )
+        if out.returncode:
+            print(out.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"bench stage {name} failed")
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(
+            f"  {name:<18} {rows[-1]['seconds']:>8.1f} s  {rows[-1]['peak_rss_mib']:>6} MiB",
+            flush=True,
+        )
+    (HOME / "bench.json").write_text(json.dumps(rows, indent=2))
+    print("\n| stage | seconds | peak RSS (MiB) | details |\n| --- | --- | --- | --- |")
+    for r in rows:
+        details = ", ".join(
+            f"{k}={v}" for k, v in r.items() if k not in ("stage", "seconds", "peak_rss_mib")
+        )
+        print(f"| {r['stage']} | {r['seconds']} | {r['peak_rss_mib']} | {details} |")
+
+
+if __name__ == "__main__":
+    main()
