@@ -39,10 +39,10 @@ class Column:
 
 @dataclass(frozen=True)
 class Rule:
-    """A row-level rule across columns, as a SQL predicate over the typed columns."""
+    """A row-level rule between two columns of a row: `column` >= `at_least` when both are set."""
 
     column: str
-    predicate: str
+    at_least: str
     reason: str
 
 
@@ -106,7 +106,7 @@ TABLES: dict[str, Table] = {
             event_time="issue_date",
             doc="Invoices and credit notes; a restatement carries a newer updated_at.",
             references={"debtor_id": "customers"},
-            rules=(Rule("due_date", "due_date >= issue_date", "due_date is before issue_date"),),
+            rules=(Rule("due_date", "issue_date", "due_date is before issue_date"),),
             columns=(
                 C("invoice_id", required=True),
                 C("debtor_id", required=True),

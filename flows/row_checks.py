@@ -62,10 +62,9 @@ def problem(spec: Table, dialect: Dialect, staged: Staged) -> str:
         if c.positive:
             whens.append((f"{t} <= 0", c.name, "must be greater than 0"))
     for rule in spec.rules:
-        predicate = rule.predicate
-        for c in spec.columns:
-            predicate = predicate.replace(c.name, typed(c, dialect, staged))
-        whens.append((f"not ({predicate})", rule.column, rule.reason))
+        a = typed(spec.column(rule.column), dialect, staged)
+        b = typed(spec.column(rule.at_least), dialect, staged)
+        whens.append((f"{a} < {b}", rule.column, rule.reason))
     cases = " ".join(
         f"when {cond} then {{'column': '{col}', 'reason': '{_quote(why)}'}}"
         for cond, col, why in whens

@@ -33,9 +33,6 @@ SAMPLE_SIZE = 5
 CHUNK_ROWS = 1_000_000
 MART_SUITES = {"debtor_features": "marts.debtor_features"}
 
-# Rules between two columns that the contract's per-column flags cannot express: (a, b) means a >= b.
-PAIR_RULES: dict[str, list[tuple[str, str]]] = {"invoices": [("due_date", "issue_date")]}
-
 # A later batch may restate a row with a newer updated_at, so uniqueness is per batch and version.
 VERSION_COLUMN = "updated_at"
 BATCH_COLUMN = "_batch_id"
@@ -96,10 +93,13 @@ def raw_suite(table: str) -> gx.ExpectationSuite:
             suite.add_expectation(
                 gxe.ExpectColumnValuesToBeBetween(column=col.name, min_value=0, strict_min=True)
             )
-    for a, b in PAIR_RULES.get(table, []):
+    for rule in spec.rules:
         suite.add_expectation(
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing"
+                column_A=rule.column,
+                column_B=rule.at_least,
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
             )
         )
     suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=_unique_columns(spec)))
