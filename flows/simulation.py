@@ -74,26 +74,32 @@ def simulate(
     n_days = (end - start).days
     if daily_days >= n_days:
         raise ValueError("daily_days must be shorter than the history")
+    phases: dict[str, float] = {}
+    lap = _stopwatch(phases)
     world = sw.make_world(debtors, n_days, 8 * 365, seed)
     month_days = st.month_starts(start.toordinal(), months + 1)
     inv = st.invoices(world, month_days[month_days < n_days])
     real_late = ~inv["credit"] & inv["late"]
+    versions = st.customer_versions(world, n_days - daily_days)  # sets email_fixed_day
+    lap("world")
     ep_debtor, ep_d0, ep_event = sw.run_overdue_process(
         world, inv["debtor"][real_late], inv["due"][real_late]
     )
+    lap("overdue_process")
     inv_ep = np.where(real_late, st.episode_of_invoice(inv, ep_debtor, ep_event, ep_d0), -1)
     first_inv = np.full(len(ep_d0), -1, dtype=np.int64)
     has = inv_ep >= 0
     first_inv[inv_ep[has][::-1]] = np.flatnonzero(has)[::-1]  # the oldest invoice of the episode
     ctx = Ctx(world, start, inv, daily_days)
     rows = {
-        "customers": st.customer_versions(world, n_days - daily_days),
-        "invoices": _invoice_rows(world, inv, ep_debtor, ep_d0, first_inv),
+        "customers": versions,
+        "invoices": _invoice_rows(world, inv, ep_debtor, ep_d0, ep_event, first_inv),
         "payments": st.payments(world, inv, inv_ep, ep_event, ep_d0),
         "contact_events": st.contacts(world, ep_debtor, ep_d0, ep_event, first_inv),
         "payment_plans": st.plans(world, ep_debtor, ep_d0, ep_event, inv, inv_ep),
         "credit_reports": st.credit_reports(world),
     }
+    lap("rows")
     landing = out / "landing"
     landing.mkdir(parents=True, exist_ok=True)
     ids = batch_ids(end, daily_days)
@@ -107,7 +113,9 @@ def simulate(
             counts[name] += len(sel)
             _write(tmp / name, BUILDERS[name], ctx, cols, sel, parquet=(b == 0))
         _swap(tmp, landing / batch_id)
+    lap("landing")
     truth = _write_truth(out / "truth", world, ctx, ep_debtor, ep_d0, ep_event, month_days)
+    lap("truth")
     return {
         "rows": counts,
         "truth_rows": truth,
@@ -115,7 +123,19 @@ def simulate(
         "history_start": start.isoformat(),
         "end_date": end.isoformat(),
         "seconds": round(time.perf_counter() - began, 2),
+        "phases": phases,
     }
+
+
+def _stopwatch(phases: dict[str, float]) -> Callable[[str], None]:
+    last = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = round(now - last[0], 2)
+        last[0] = now
+
+    return lap
 
 
 class Ctx:
@@ -142,12 +162,18 @@ class Ctx:
 
 
 def _invoice_rows(
-    w: sw.World, inv: st.Cols, ep_debtor: np.ndarray, ep_d0: np.ndarray, first_inv: np.ndarray
+    w: sw.World,
+    inv: st.Cols,
+    ep_debtor: np.ndarray,
+    ep_d0: np.ndarray,
+    ep_event: np.ndarray,
+    first_inv: np.ndarray,
 ) -> st.Cols:
     """Every invoice at issue, plus a restated row when a disputer disputes it (dpd 3)."""
     disputed = sw.disputed_episode(w, ep_debtor, ep_d0) & (first_inv >= 0)
     day = ep_d0 + 3
-    restate = np.flatnonzero(disputed & (day < w.n_days))
+    still_open = (ep_event < 0) | (ep_event >= day)
+    restate = np.flatnonzero(disputed & still_open & (day < w.n_days))
     n = len(inv["seq"])
     return dict(
         row=np.r_[np.arange(n), first_inv[restate]],
@@ -394,16 +420,24 @@ def _write_truth(
 
     inv = ctx.inv
     real = np.flatnonzero(~inv["credit"])
-    label = np.where(inv["due"][real] < w.n_days, inv["late"][real].astype(float), np.nan)
-    late = pa.table(
-        {
-            "invoice_id": ctx.invoice_id(real),
-            "p_late": pa.array(inv["p_late"][real]),
-            "label": pa.array(label, pa.float64(), from_pandas=True).cast(pa.int8()),
-        }
-    )
-    _atomic_parquet(late, folder / "late_payment.parquet")
-    return {"debtors": n, "collectability": collect.num_rows, "late_payment": late.num_rows}
+    path = folder / "late_payment.parquet"
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    writer = None
+    for i in range(0, max(len(real), 1), CHUNK):  # in chunks: 24M invoice ids at 1M debtors
+        part = real[i : i + CHUNK]
+        label = np.where(inv["due"][part] < w.n_days, inv["late"][part].astype(float), np.nan)
+        late = pa.table(
+            {
+                "invoice_id": ctx.invoice_id(part),
+                "p_late": pa.array(inv["p_late"][part]),
+                "label": pa.array(label, pa.float64(), from_pandas=True).cast(pa.int8()),
+            }
+        )
+        writer = writer or pq.ParquetWriter(tmp, late.schema)
+        writer.write_table(late)
+    writer.close()
+    os.replace(tmp, path)
+    return {"debtors": n, "collectability": collect.num_rows, "late_payment": len(real)}
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:

@@ -69,13 +69,15 @@ def join(*parts: pa.Array | str) -> pa.Array:
 
 
 def customers(w: World, debtor: np.ndarray, version: np.ndarray) -> dict[str, pa.Array]:
-    """Personal columns of each customers row (version 1 = moved house)."""
+    """Personal columns of each customers row (version 1: e-mail corrected, or moved house)."""
     s = w.seed
     country = w["country"][debtor]
     business = w["business"][debtor]
+    fixed = (version == 1) & (w["email_fixed_day"][debtor] < (1 << 30))
+    moved = np.where((version == 1) & ~fixed, 1, 0)
 
     def u(k: int, by_version: bool = False) -> np.ndarray:
-        return uniform(s, 50 + k, debtor, version if by_version else 0)
+        return uniform(s, 50 + k, debtor, moved if by_version else 0)
 
     person = join(per_country(FIRST, country, u(1)), " ", per_country(LAST, country, u(2)))
     company = join(per_country(LAST, country, u(2)), pick(list(SUFFIX.values()), country))
@@ -83,7 +85,7 @@ def customers(w: World, debtor: np.ndarray, version: np.ndarray) -> dict[str, pa
     num = pc.cast(pa.array(debtor + 1), pa.string())
     bad = u(3)
     email = pc.if_else(
-        pa.array(w["email_valid"][debtor]),
+        pa.array(w["email_valid"][debtor] | fixed),
         join("debtor", num, "@example.com"),
         pc.if_else(
             pa.array(bad < 0.5),

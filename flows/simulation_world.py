@@ -20,7 +20,7 @@ ARCHETYPES = (
     "disputer",
     "unreachable",
 )
-ARCHETYPE_SHARES = (0.47, 0.18, 0.14, 0.08, 0.05, 0.08)
+ARCHETYPE_SHARES = (0.50, 0.18, 0.14, 0.06, 0.05, 0.07)
 RELIABLE, FORGETFUL, STRUGGLING, CHRONIC, DISPUTER, UNREACHABLE = range(6)
 COUNTRIES = ("NL", "BE", "NO")
 CURRENCY = ("EUR", "EUR", "NOK")
@@ -118,7 +118,7 @@ def make_world(n: int, n_days: int, history_start_offset: int, seed: int) -> Wor
     aff[arch == CHRONIC] *= 0.3
     aff[arch == STRUGGLING] *= 0.8
 
-    base = np.array([0.12, 0.045, 0.03, 0.005, 0.025, 0.012])[arch] * rng.lognormal(0, 0.6, n)
+    base = np.array([0.12, 0.05, 0.04, 0.015, 0.035, 0.025])[arch] * rng.lognormal(0, 0.6, n)
     ontime_logit = np.array([3.2, 0.3, 1.3, -0.9, 1.0, -0.2])[arch] + rng.normal(0, 0.7, n)
     mandate = rng.random(n) < np.array([0.55, 0.3, 0.25, 0.1, 0.25, 0.1])[arch]
     ontime_logit += np.where(mandate, 1.2, 0.0)
@@ -194,7 +194,11 @@ def contact(w: World, idx: np.ndarray, d0: np.ndarray, step: int) -> dict[str, n
     u_del = uniform(w.seed, S_DELIVER, idx, d0, step)
     delivered = np.select(
         [channel == EMAIL, channel == SMS, channel == LETTER],
-        [w["email_valid"][idx], w["mobile_valid"][idx], w["address_valid"][idx] | (u_del < 0.3)],
+        [
+            w["email_valid"][idx] | (d0 + SCHEDULE[step][1] >= w["email_fixed_day"][idx]),
+            w["mobile_valid"][idx],
+            w["address_valid"][idx] | (u_del < 0.3),
+        ],
         default=w["mobile_valid"][idx] & (u_del < 0.45 + 0.15 * np.minimum(w["aff_phone"][idx], 2)),
     )
     aff = np.select(
@@ -263,7 +267,7 @@ def run_overdue_process(
     ep_debtor, ep_d0, ev_debtor, ev_day = [], [], [], []
     # Next episode start per debtor (the day after the next late invoice's due date).
     next_due = np.where(ptr < ends, late_due[np.minimum(ptr, len(late_due) - 1)], 1 << 30)
-    for t in range(w.n_days):
+    for t in range(w.n_days + 1):  # day n_days (end_date) only opens episodes, for the truth
         new = np.flatnonzero(~in_ep & (next_due < t))
         if len(new):
             in_ep[new] = True
@@ -271,7 +275,7 @@ def run_overdue_process(
             ep_debtor.append(new)
             ep_d0.append(next_due[new])
         active = np.flatnonzero(in_ep)
-        if not len(active):
+        if not len(active) or t == w.n_days:
             continue
         pay = uniform(w.seed, S_PAY, active, t) < hazard(
             w, active, d0[active], np.full(len(active), t)
