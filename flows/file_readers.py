@@ -1,4 +1,4 @@
-"""Read one landing file into a temporary all-text table `_staged`, losing no line.
+"""Read one landing file as a temporary relation `_staged`, losing no line.
 
 `_staged` has `_row` (the record's 1-based position among the records the parser could read;
 for JSON Lines, the line number) and one column per column found in the file: VARCHAR for CSV
@@ -72,14 +72,14 @@ def stage_csv(
     names = _header(path, dialect, where)
     con.execute(UNREADABLE)
     if names is None:  # an empty file: no header, no rows
-        con.execute("create or replace temp table _staged (_row BIGINT)")
+        con.execute("create or replace temp table _read_table (_row BIGINT)")
         return []
     columns = "{" + ", ".join(f"'{n.replace(chr(39), '')}': 'VARCHAR'" for n in names) + "}"
     quote = dialect.quote.replace("'", "''")
     delim = dialect.delimiter.replace("'", "''")
     con.execute("drop table if exists _rejects_errors; drop table if exists _rejects_scans")
     con.execute(
-        f"create or replace temp table _staged as select row_number() over () as _row, * "
+        f"create or replace temp table _read_table as select row_number() over () as _row, * "
         f"from read_csv('{_sql_path(path)}', columns={columns}, header=true, auto_detect=false, "
         f"delim='{delim}', quote='{quote}', escape='{quote}', strict_mode=true, "
         f"store_rejects=true, rejects_table='_rejects_errors', rejects_scan='_rejects_scans')"
@@ -113,7 +113,7 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, where: str) -> list[
     ]
     picks = "".join(f', json_extract_string(line, \'$."{n}"\') as "{n}"' for n in names)
     con.execute(
-        f"create or replace temp table _staged as select _line as _row{picks} from _lines "
+        f"create or replace temp table _read_table as select _line as _row{picks} from _lines "
         "where json_valid(line) and json_type(line) = 'OBJECT'"
     )
     return names
@@ -122,22 +122,32 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, where: str) -> list[
 def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, where: str) -> list[str]:
     con.execute(UNREADABLE)
     con.execute(
-        "create or replace temp table _staged as select row_number() over () as _row, * "
-        f"from read_parquet('{_sql_path(path)}')"
+        # a view, not a copy: a large Parquet history streams straight into the checks
+        "create or replace temp view _read_view as select file_row_number + 1 as _row, "
+        f"* exclude (file_row_number) from read_parquet('{_sql_path(path)}', file_row_number=true)"
     )
-    return [r[0] for r in con.execute("describe _staged").fetchall()][1:]
+    return [r[0] for r in con.execute("describe _read_view").fetchall()][1:]
+
+
+def expose(con: duckdb.DuckDBPyConnection, source: str, null_columns: list[str] = ()) -> None:
+    """Make `source` (plus NULL text columns for absent optional ones) the view `_staged`."""
+    nulls = "".join(f', null::varchar as "{name}"' for name in null_columns)
+    con.execute(f"create or replace temp view _staged as select *{nulls} from {source}")
 
 
 def stage(
     con, path: Path, file_format: str, dialect: Dialect, where: str, workdir: Path
-) -> list[str]:
-    """Stage a file; raise DebtflowError naming it when it cannot be parsed at all."""
+) -> tuple[list[str], str]:
+    """Read a file; return its column names and the relation holding it.
+
+    Raises DebtflowError naming the file when it cannot be parsed at all.
+    """
     try:
         if file_format == "csv":
-            return stage_csv(con, path, dialect, where, workdir)
+            return stage_csv(con, path, dialect, where, workdir), "_read_table"
         if file_format == "jsonl":
-            return stage_jsonl(con, path, where)
-        return stage_parquet(con, path, where)
+            return stage_jsonl(con, path, where), "_read_table"
+        return stage_parquet(con, path, where), "_read_view"
     except duckdb.Error as exc:
         reason = str(exc).splitlines()[0]
         raise DebtflowError(f"{where}: cannot be read as {file_format}: {reason}") from exc

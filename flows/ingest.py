@@ -21,7 +21,7 @@ import duckdb
 from debtflow.flows import row_checks
 from debtflow.flows.contract import TABLES
 from debtflow.flows.errors import DebtflowError
-from debtflow.flows.file_readers import stage
+from debtflow.flows.file_readers import expose, stage
 from debtflow.flows.landing import Batch, DataFile, Dialect, list_batches
 from debtflow.flows.settings import Settings, get_settings
 from debtflow.flows.storage import Store, open_store
@@ -104,7 +104,7 @@ def _record_sql(names: list[str]) -> str:
 def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, workdir: Path, now):
     where = f"batch {batch.batch_id}, file {f.name}"
     spec = TABLES[f.table]
-    present = stage(con, path, f.file_format, dialect, where, workdir)
+    present, source = stage(con, path, f.file_format, dialect, where, workdir)
     result = FileResult(f.name, f.table)
     if not present and not con.execute("select count(*) from _unreadable").fetchone()[0]:
         result.status, result.message = "empty", "empty file: no header and no rows"
@@ -113,9 +113,7 @@ def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, wor
     if missing:
         raise BatchRejected(f"{where}: required column(s) missing: {', '.join(missing)}")
     extra = [c for c in present if c not in spec.column_names]
-    for c in spec.columns:  # absent optional columns load as NULL
-        if c.name not in present:
-            con.execute(f'alter table _staged add column "{c.name}" varchar')
+    expose(con, source, [c.name for c in spec.columns if c.name not in present])
     check_and_load(con, f.table, dialect, [batch.batch_id, f.name, now])
     con.execute(
         f"insert into {QUARANTINE} select ?, ?, ?, _row, null, _problem.column, _problem.reason, "
@@ -158,11 +156,12 @@ def release_held(con: duckdb.DuckDBPyConnection, where: str = "status = 'held'")
         spec = TABLES[table]
         picks = ", ".join(f"record->>'{c}' as \"{c}\"" for c in spec.column_names)
         con.execute(
-            f"create or replace temp table _staged as select row_number as _row, {picks} "
+            f"create or replace temp table _read_table as select row_number as _row, {picks} "
             f"from {QUARANTINE} where batch_id = ? and file_name = ? and row_number is not null "
             f"and status <> 'released' and ({where})",
             [batch_id, file_name],
         )
+        expose(con, "_read_table")
         dialect = Dialect(**json.loads(dialect_json))
         check_and_load(con, table, dialect, [batch_id, file_name, now])
         released += con.execute(

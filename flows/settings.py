@@ -33,8 +33,21 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(
         SecretStr("debtflow-demo-key"), description="HMAC key that pseudonymises tape ids."
     )
+    duckdb_memory_limit: str = Field(
+        "4GB", description="DuckDB memory cap per connection; beyond it, work spills to disk."
+    )
     future_tolerance_days: int = Field(1, description="How far past as_of an event time may lie.")
     training_months: int = Field(12, description="Month-end snapshots used to train.")
+    alert_smtp_host: str | None = Field(None, description="SMTP server for failure alerts.")
+    alert_smtp_port: int = Field(25, description="SMTP port for failure alerts.")
+    alert_smtp_from: str = Field("debtflow@localhost", description="Sender of failure alerts.")
+    alert_smtp_to: str | None = Field(None, description="Comma-separated alert recipients.")
+    alert_smtp_username: str | None = Field(None, description="SMTP login, if one is needed.")
+    alert_smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    alert_smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with TLS.")
+    alert_webhook_url: str | None = Field(
+        None, description="URL that receives failure alerts as a JSON POST (Slack, Teams, ...)."
+    )
 
     @cached_property
     def root(self) -> Path:
@@ -67,6 +80,16 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """The Great Expectations data docs site (open index.html)."""
+        return self.reports_dir / "data_docs"
+
+    @property
+    def validation_results_dir(self) -> Path:
+        """GX validation results (JSON) behind the data docs; kept so the site keeps its history."""
+        return self.reports_dir / "validations"
 
     @property
     def dbt_target_dir(self) -> Path:

@@ -1,6 +1,6 @@
 """Access to the DuckDB warehouse and the tables that Python (not dbt) owns.
 
-dbt owns `staging`, `intermediate` and `marts`; Python owns `raw`, `ml` and `dunning`.
+dbt owns `staging`, `intermediate` and `marts`; Python owns `raw`, `ml`, `dunning` and `ops`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import duckdb
 from debtflow.flows.contract import LINEAGE_COLUMNS, TABLES
 from debtflow.flows.settings import Settings, get_settings
 
-RAW, ML, DUNNING = "raw", "ml", "dunning"
+RAW, ML, DUNNING, OPS = "raw", "ml", "dunning", "ops"
 LOAD_LOG = f"{RAW}.load_log"
 QUARANTINE = f"{RAW}.quarantine"
 DEBTOR_SCORES = f"{ML}.debtor_scores"
 LEDGER = f"{DUNNING}.ledger"
+RUN_LOG = f"{OPS}.run_log"
 
 OWN_TABLES = {
     LOAD_LOG: """
@@ -40,6 +41,10 @@ OWN_TABLES = {
         invoice_id VARCHAR, step VARCHAR, channel VARCHAR, amount_due DECIMAL(18,2),
         currency VARCHAR, grade INTEGER, state VARCHAR, planned_at TIMESTAMP,
         sent_at TIMESTAMP, outbox_path VARCHAR""",
+    RUN_LOG: """
+        as_of DATE NOT NULL, flow VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        started_at TIMESTAMP, finished_at TIMESTAMP, message VARCHAR,
+        PRIMARY KEY (as_of, flow)""",
 }
 
 
@@ -47,7 +52,10 @@ def connect(settings: Settings | None = None, read_only: bool = False) -> duckdb
     settings = settings or get_settings()
     path: Path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    spill = settings.root / "tmp" / "duckdb"
+    spill.mkdir(parents=True, exist_ok=True)
+    config = {"memory_limit": settings.duckdb_memory_limit, "temp_directory": str(spill)}
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 @contextmanager
@@ -68,7 +76,7 @@ def raw_table_ddl(table: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for schema in (RAW, ML, DUNNING):
+    for schema in (RAW, ML, DUNNING, OPS):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table in TABLES:
         con.execute(raw_table_ddl(table))
