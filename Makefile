@@ -10,7 +10,7 @@ export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := PASSIVE
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock demo test test-fast bench lint format clean
+.PHONY: help install lock demo test test-fast bench lint format clean deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,14 @@ lint: install ## ruff on Python, dbt parse on the project
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix flows models tests
 	$(BIN)/ruff format flows models tests
+
+POOL := debtflow-process
+
+deploy: install ## Register infra/prefect.yaml's deployments with the server at PREFECT_API_URL
+	@test -n "$$PREFECT_API_URL" || { echo "set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)"; exit 1; }
+	$(BIN)/prefect work-pool inspect $(POOL) > /dev/null 2>&1 || $(BIN)/prefect work-pool create $(POOL) --type process
+	$(BIN)/prefect work-pool set-concurrency-limit $(POOL) 1  # one DuckDB writer at a time
+	$(BIN)/prefect --no-prompt deploy --all --prefect-file infra/prefect.yaml
 
 clean: ## Remove the virtualenvs and the local home (.debtflow)
 	rm -rf $(VENV) $(BOOT) .debtflow dbt_project/target dbt_project/logs

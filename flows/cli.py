@@ -77,6 +77,20 @@ def cmd_transform(args):
     print(f"dbt build: {len(result)} nodes passed")
 
 
+@command("publish")
+def cmd_publish(args):
+    from debtflow.flows.publish import publish
+
+    _print(publish(get_settings(), _as_of(args)))
+
+
+@command("docs")
+def cmd_docs(args):
+    from debtflow.flows import transform
+
+    print(f"dbt docs: {transform.docs(get_settings(), _as_of(args))}/index.html")
+
+
 @command("validate")
 def cmd_validate(args):
     from debtflow.flows import validation
@@ -101,9 +115,37 @@ def cmd_validate(args):
 
 @command("train")
 def cmd_train(args):
-    from debtflow.models import train
+    from debtflow.models import late_payment, train
 
-    _print(train.train(get_settings(), _as_of(args), args.truth))
+    if args.model == "late_payment":
+        _print(late_payment.train_model(get_settings(), _as_of(args), args.truth))
+    else:
+        _print(train.train(get_settings(), _as_of(args), args.truth))
+
+
+@command("models")
+def cmd_models(args):
+    from debtflow.models import registry
+
+    settings = get_settings()
+    if args.action == "list":
+        for row in registry.summary(settings, args.model):
+            print(
+                f"{row['version']}  {'champion' if row['champion'] else '        '}  "
+                f"roc_auc {row['roc_auc']}  brier {row['brier']}  {row['valid_dates']}"
+            )
+    elif args.action == "show":
+        _print(registry.show(settings, args.version, args.model))
+    else:
+        registry.promote(settings, args.version, args.model)
+        print(f"{args.model} champion: {args.version}")
+
+
+@command("advise-terms")
+def cmd_advise_terms(args):
+    from debtflow.models import terms
+
+    _print(terms.advise_terms(get_settings(), _as_of(args), args.debtor or None, args.out))
 
 
 @command("score")
@@ -143,6 +185,25 @@ def cmd_run(args):
     from debtflow.flows.daily_flow import daily
 
     _print(daily(_as_of(args)))
+
+
+@command("backfill")
+def cmd_backfill(args):
+    from debtflow.flows.backfill import backfill
+
+    def progress(as_of, what):
+        print(f"{as_of}: {what}", flush=True)
+
+    _print(backfill(get_settings(), args.start, args.end, on_date=progress))
+
+
+@command("doctor")
+def cmd_doctor(args):
+    from debtflow.flows.doctor import doctor
+
+    failed = doctor(get_settings())
+    if failed:
+        raise DebtflowError(f"{failed} check(s) failed; fix them and run `debtflow doctor` again")
 
 
 @command("demo")
@@ -194,10 +255,28 @@ def parser() -> argparse.ArgumentParser:
     )
     as_of(s)
     s.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    as_of(add("publish", "Publish every mart as Parquet (HOME/published or DEBTFLOW_PUBLISH_URL)."))
+    as_of(add("docs", "Build the dbt docs site into HOME/reports/dbt_docs/."))
     as_of(add("validate", "Run the data-quality suites on the day's batches and the marts."))
-    s = add("train", "Train the collectability model and register it (champion through a gate).")
+    s = add("train", "Train a model and register it (champion through a gate).")
     as_of(s)
     s.add_argument("--truth", type=Path, help="simulator truth folder: report oracle metrics")
+    models = ("collectability", "late_payment")
+    s.add_argument("--model", choices=models, default="collectability")
+    s = add("models", "The model registry: versions, metrics, the champion.")
+    m_sub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    m = m_sub.add_parser("list", help="Versions with their validation metrics; marks the champion.")
+    m.add_argument("--model", choices=models, default="collectability")
+    m = m_sub.add_parser("show", help="A version's metadata and metrics (default: the champion).")
+    m.add_argument("version", nargs="?")
+    m.add_argument("--model", choices=models, default="collectability")
+    m = m_sub.add_parser("promote", help="Make a version the champion by hand (bypasses the gate).")
+    m.add_argument("version")
+    m.add_argument("--model", choices=models, default="collectability")
+    s = add("advise-terms", "Payment-terms advice per customer with the expected loss it avoids.")
+    as_of(s)
+    s.add_argument("--debtor", action="append", help="only this debtor (repeatable)")
+    s.add_argument("--out", type=Path, help="CSV path (default HOME/reports/terms/<as_of>.csv)")
     as_of(add("score", "Score every debtor with an overdue balance into ml.debtor_scores."))
     as_of(add("dunning", "Plan the day's dunning actions into the ledger and send them."))
     s = add("tape", "Debt-sale data tapes.")
@@ -206,6 +285,10 @@ def parser() -> argparse.ArgumentParser:
     s = add("run", "Run a flow.")
     run_sub = s.add_subparsers(dest="flow", required=True, metavar="FLOW")
     as_of(run_sub.add_parser("daily", help="ingest -> validate -> transform -> score -> dunning"))
+    s = add("backfill", "Run the daily flow for each date in a range; skips dates already done.")
+    s.add_argument("--from", dest="start", type=iso, required=True, help="first date YYYY-MM-DD")
+    s.add_argument("--to", dest="end", type=iso, required=True, help="last date (inclusive)")
+    add("doctor", "Check the configuration and every connection; say what to fix.")
     s = add("demo", "Simulate a world, load it, train, run the day and build a tape; summarise.")
     s.add_argument("--debtors", type=int, default=20_000)
     s.add_argument("--months", type=int, default=24)

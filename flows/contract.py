@@ -31,6 +31,9 @@ class Column:
     positive: bool = False
     personal: bool = False  # personal data: never in logs, bidder tapes or reports
     doc: str = ""
+    # A format a value should have; a value that does not match is counted and warned about,
+    # never rejected (an unusable e-mail address is still a debtor worth collecting from).
+    warn_pattern: str | None = None
 
     @property
     def sql_type(self) -> str:
@@ -69,6 +72,12 @@ class Table:
 
 
 C = Column
+# Deliberately loose: a local part, an @, a domain with a dot and a top-level part. Catches the
+# usual export damage (no @, no domain, spaces) without rejecting unusual but valid addresses.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$"
+# E.164: +, a country code without leading zero, 9-15 digits in all. Real mobile numbers in our
+# markets have 11 (NL, BE) or 10 (NO); shorter ones are almost always truncated.
+E164_PATTERN = r"^\+[1-9][0-9]{8,14}$"
 CURRENCIES = ("EUR", "NOK", "SEK", "DKK", "GBP", "USD", "CHF", "PLN")
 CHANNELS = ("email", "sms", "app", "letter", "phone")
 STEPS = ("pre_due", "reminder_1", "reminder_2", "final_notice", "phone", "plan_offer", "agency")
@@ -85,8 +94,8 @@ TABLES: dict[str, Table] = {
                 C("debtor_id", required=True),
                 C("debtor_type", required=True, accepted=("consumer", "business")),
                 C("name", personal=True),
-                C("email", personal=True),
-                C("phone_mobile", personal=True, doc="E.164"),
+                C("email", personal=True, warn_pattern=EMAIL_PATTERN),
+                C("phone_mobile", personal=True, doc="E.164", warn_pattern=E164_PATTERN),
                 C("street", personal=True),
                 C("postal_code", personal=True),
                 C("city", personal=True),

@@ -13,7 +13,7 @@ from debtflow.flows.runtime import timed
 from debtflow.flows.settings import Settings
 from debtflow.flows.simulation import simulate
 from debtflow.flows.warehouse import row_counts, session
-from debtflow.models import registry, train
+from debtflow.models import late_payment, registry, train
 
 
 def _world(settings: Settings, debtors: int, months: int, seed: int) -> dict:
@@ -42,15 +42,21 @@ def demo(settings: Settings, debtors: int, months: int, seed: int) -> dict:
         ingest.ingest(settings, as_of)
         transform.build(settings, as_of)
     with timed("train", timings):
+        truth = settings.root / "truth"
         if registry.champion_version(settings) is None:
-            train.train(settings, as_of, settings.root / "truth")
+            train.train(settings, as_of, truth)
+        if registry.champion_version(settings, late_payment.NAME) is None:
+            late_payment.train_model(settings, as_of, truth)
     with timed("daily_run", timings):
         result = daily(as_of)
     with timed("tape", timings), session(settings) as con:
         manifest = tape.build_tape(con, settings, as_of)
     with session(settings) as con:
         counts = row_counts(con)
-    metrics = registry.load_metrics(settings, registry.champion_version(settings))
+    metrics = {
+        name: registry.load_metrics(settings, registry.champion_version(settings, name), name)
+        for name in (registry.NAME, late_payment.NAME)
+    }
     print_summary(settings, as_of, counts, metrics, result, manifest, timings)
     return {"rows": counts, "metrics": metrics, "seconds": timings}
 
@@ -61,10 +67,13 @@ def print_summary(settings, as_of, counts, metrics, result, manifest, timings) -
     for table, n in counts.items():
         print(f"  {table:<40} {n:>12,}")
     print(line)
-    auc, oracle = metrics.get("roc_auc"), metrics.get("oracle_roc_auc")
-    print(f"  backtest ROC AUC (out of time)          {auc:>12.3f}")
-    if oracle is not None:
-        print(f"  oracle ROC AUC (true probabilities)     {oracle:>12.3f}")
+    print("  out-of-time backtest       ROC AUC (oracle)     Brier (oracle)")
+    for name, m in metrics.items():
+        if m:
+            print(
+                f"  {name:<24} {m['roc_auc']:>8.3f} ({m.get('oracle_roc_auc') or float('nan'):.3f})"
+                f" {m['brier']:>10.4f} ({m.get('oracle_brier') or float('nan'):.4f})"
+            )
     planned = result["dunning"]["planned"]
     print(f"  dunning messages planned today          {planned['planned_total']:>12,}")
     print(f"  tape                                    {manifest['path']}")

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         None, description="Landing zone: a folder or s3://bucket/prefix; default HOME/landing."
     )
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto).")
+    publish_url: str | None = Field(
+        None,
+        description="Where marts are published as Parquet: a folder or s3://bucket/prefix; "
+        "default HOME/published.",
+    )
     timezone: str = Field("Europe/Amsterdam", description="Time zone that defines 'today'.")
     dbt_project_dir: Path = Field(SOURCE_ROOT / "dbt_project")
     expectations_dir: Path = Field(SOURCE_ROOT / "expectations")
@@ -37,6 +42,9 @@ class Settings(BaseSettings):
         "4GB", description="DuckDB memory cap per connection; beyond it, work spills to disk."
     )
     future_tolerance_days: int = Field(1, description="How far past as_of an event time may lie.")
+    data_docs_index_limit: int = Field(
+        200, description="Newest validation results linked from the data docs index page."
+    )
     training_months: int = Field(12, description="Month-end snapshots used to train.")
     alert_smtp_host: str | None = Field(None, description="SMTP server for failure alerts.")
     alert_smtp_port: int = Field(25, description="SMTP port for failure alerts.")

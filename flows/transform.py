@@ -1,18 +1,22 @@
 """Transform: `dbt build` of the warehouse marts for one business date, in-process.
 
 dbt runs through `dbtRunner` with the project's own profile; the warehouse path and the DuckDB
-extension directory reach the profile as environment variables. A failed node raises
-`TransformError` naming it. Sharp edge: after dbt has run in this process, open the DuckDB file
-read-write (`warehouse.connect(settings)`), not read_only, or DuckDB refuses the differing config.
+settings of `warehouse.connect` (memory limit, spill directory) reach the profile as environment
+variables, so both open the file with the same configuration. A failed node raises
+`TransformError` naming it. After each invocation the adapter's cached DuckDB instance is closed,
+so later code in the process may open the file with any configuration (DuckDB refuses a second
+configuration while an instance is open).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings
@@ -37,6 +41,30 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _dbt_env(settings: Settings) -> dict[str, str]:
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.extension_dir.mkdir(parents=True, exist_ok=True)
+    (settings.root / "tmp" / "duckdb").mkdir(parents=True, exist_ok=True)
+    return {
+        "DEBTFLOW_WAREHOUSE": str(settings.warehouse_path),
+        "DEBTFLOW_DUCKDB_EXTENSION_DIR": str(settings.extension_dir),
+        # must equal warehouse.connect()'s config: one process, one configuration per file
+        "DEBTFLOW_DUCKDB_MEMORY_LIMIT": str(settings.duckdb_memory_limit),
+        "DEBTFLOW_DUCKDB_TEMP_DIR": str(settings.root / "tmp" / "duckdb"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def _release_dbt_connection() -> None:
+    """Close dbt-duckdb's process-wide DuckDB instance (it outlives the dbtRunner call)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def build_args(
@@ -69,7 +97,6 @@ def _row_counts(settings: Settings, results: list) -> dict[str, int]:
     }
     if not relations:
         return {}
-    # read-write on purpose: a read_only handle clashes with dbt's in this process
     with connect(settings) as con:
         return {
             node: con.execute(f"select count(*) from {relation}").fetchone()[0]
@@ -83,15 +110,11 @@ def build(
     """Run `dbt build` for `as_of`; return {unique_id: {status, seconds, rows}} per node."""
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    settings.extension_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        "DEBTFLOW_WAREHOUSE": str(settings.warehouse_path),
-        "DEBTFLOW_DUCKDB_EXTENSION_DIR": str(settings.extension_dir),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    with _environment(env):
-        outcome = dbtRunner().invoke(build_args(settings, as_of, select, full_refresh))
+    with _environment(_dbt_env(settings)):
+        try:
+            outcome = dbtRunner().invoke(build_args(settings, as_of, select, full_refresh))
+        finally:
+            _release_dbt_connection()
     if outcome.exception is not None:
         raise TransformError(f"dbt build for {as_of} crashed: {outcome.exception}") from (
             outcome.exception if isinstance(outcome.exception, BaseException) else None
@@ -112,3 +135,35 @@ def build(
         }
         for r in results
     }
+
+
+DOCS_FILES = ("index.html", "catalog.json", "manifest.json")
+
+
+def docs(settings: Settings, as_of: date) -> Path:
+    """`dbt docs generate` against the warehouse; the site goes to HOME/reports/dbt_docs/."""
+    from dbt.cli.main import dbtRunner
+
+    project = str(settings.dbt_project_dir)
+    target = settings.root / "dbt" / "docs_target"
+    args = [
+        "docs", "generate",
+        "--project-dir", project,
+        "--profiles-dir", project,
+        "--target-path", str(target),
+        "--log-path", str(settings.root / "dbt" / "logs"),
+        "--vars", json.dumps({"as_of": as_of.isoformat(), "snapshot_months": settings.training_months}),
+        "--log-level", "warn",
+    ]  # fmt: skip
+    with _environment(_dbt_env(settings)):
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            _release_dbt_connection()
+    if not outcome.success:
+        raise TransformError(f"dbt docs generate failed: {outcome.exception or 'see the dbt log'}")
+    site = settings.reports_dir / "dbt_docs"
+    site.mkdir(parents=True, exist_ok=True)
+    for name in DOCS_FILES:
+        shutil.copyfile(target / name, site / name)
+    return site

@@ -18,6 +18,7 @@ RAW, ML, DUNNING, OPS = "raw", "ml", "dunning", "ops"
 LOAD_LOG = f"{RAW}.load_log"
 QUARANTINE = f"{RAW}.quarantine"
 DEBTOR_SCORES = f"{ML}.debtor_scores"
+INVOICE_LATE_SCORES = f"{ML}.invoice_late_scores"
 LEDGER = f"{DUNNING}.ledger"
 RUN_LOG = f"{OPS}.run_log"
 
@@ -36,6 +37,10 @@ OWN_TABLES = {
         debtor_id VARCHAR NOT NULL, as_of DATE NOT NULL, p_collect_30d DOUBLE, grade INTEGER,
         reason_codes VARCHAR, model_version VARCHAR, scored_at TIMESTAMP,
         PRIMARY KEY (debtor_id, as_of)""",
+    INVOICE_LATE_SCORES: """
+        invoice_id VARCHAR NOT NULL, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,
+        issue_date DATE, due_date DATE, amount DOUBLE, p_late DOUBLE, model_version VARCHAR,
+        scored_at TIMESTAMP, PRIMARY KEY (invoice_id, as_of)""",
     LEDGER: """
         idempotency_key VARCHAR PRIMARY KEY, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,
         invoice_id VARCHAR, step VARCHAR, channel VARCHAR, amount_due DECIMAL(18,2),
@@ -54,6 +59,8 @@ def connect(settings: Settings | None = None, read_only: bool = False) -> duckdb
     path.parent.mkdir(parents=True, exist_ok=True)
     spill = settings.root / "tmp" / "duckdb"
     spill.mkdir(parents=True, exist_ok=True)
+    # dbt's profile sets the same two options (see flows/transform.py): DuckDB refuses a second
+    # connection to a file in one process when its configuration differs.
     config = {"memory_limit": settings.duckdb_memory_limit, "temp_directory": str(spill)}
     return duckdb.connect(str(path), read_only=read_only, config=config)
 

@@ -19,6 +19,9 @@ from debtflow.flows.errors import DebtflowError
 
 SNAPSHOTS = "marts.debtor_feature_snapshots"
 CURRENT = "marts.debtor_features"
+# Long-memory behaviour (episode durations, direct debit, lifetime responses) at the same dates,
+# from the ML folder of the marts; joined on (debtor_id, as_of) when the warehouse has it.
+HISTORY = "marts.debtor_history_snapshots"
 LABEL = "label_collected_30d"
 LABEL_DAYS = 30
 NOT_FEATURES = frozenset({"debtor_id", "as_of", "oldest_overdue_invoice_id", "currency", LABEL})
@@ -85,10 +88,24 @@ def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {r[0]: r[1] for r in rows}
 
 
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ? and table_catalog = current_database()",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
 def feature_kinds(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    """Feature column -> kind, in the mart's column order."""
+    """Feature column -> kind, in the mart's column order (then the history mart's, if any)."""
     kinds = {}
-    for name, sql_type in column_types(con, table).items():
+    types = column_types(con, table)
+    if table in (SNAPSHOTS, CURRENT) and has_table(con, HISTORY):
+        types |= {k: v for k, v in column_types(con, HISTORY).items() if k not in types}
+    for name, sql_type in types.items():
         if name in NOT_FEATURES:
             continue
         try:
@@ -107,11 +124,18 @@ def read_training(con: duckdb.DuckDBPyConnection, as_of: date, months: int) -> p
     """
     column_types(con, SNAPSHOTS)
     return con.execute(
-        f"select * from {SNAPSHOTS} where {LABEL} is not null and overdue_balance > 0 "
-        f"and as_of + {LABEL_DAYS} <= ?::date and as_of >= ?::date - to_months(?) "
-        "order by as_of, debtor_id",
+        f"select * from {_with_history(con, SNAPSHOTS)} where {LABEL} is not null "
+        f"and overdue_balance > 0 and as_of + {LABEL_DAYS} <= ?::date "
+        "and as_of >= ?::date - to_months(?) order by as_of, debtor_id",
         [as_of, as_of, months],
     ).df()
+
+
+def _with_history(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The mart, or (when built) the mart left-joined to the history mart on its keys."""
+    if not has_table(con, HISTORY):
+        return table
+    return f"(select * from {table} left join {HISTORY} using (debtor_id, as_of))"
 
 
 def read_scoring(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
@@ -125,8 +149,20 @@ def read_scoring(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
         raise FeatureError(
             f"{CURRENT} is built for {shown}, not {as_of}: run `debtflow transform` for {as_of}"
         )
+    if (
+        has_table(con, HISTORY)
+        and built
+        and not con.execute(
+            f"select count(*) from {HISTORY} where as_of = ?::date", [as_of]
+        ).fetchone()[0]
+        and con.execute(
+            f"select count(*) from {CURRENT} where as_of = ?::date and overdue_balance > 0", [as_of]
+        ).fetchone()[0]
+    ):
+        raise FeatureError(f"{HISTORY} has no rows for {as_of}: run `debtflow transform` for it")
     return con.execute(
-        f"select * from {CURRENT} where as_of = ?::date and overdue_balance > 0 order by debtor_id",
+        f"select * from {_with_history(con, CURRENT)} where as_of = ?::date "
+        "and overdue_balance > 0 order by debtor_id",
         [as_of],
     ).df()
 

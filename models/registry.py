@@ -1,4 +1,5 @@
-"""The model registry: one folder per version under settings.registry_dir/collectability.
+"""The model registry: one folder per version under settings.registry_dir/<model name>
+(`collectability`, `late_payment`).
 
 A version folder is written complete under a temporary name and renamed into place, so a reader
 never sees half a model. The `champion` file names the version that scores; it is replaced
@@ -23,6 +24,8 @@ from debtflow.flows.settings import Settings
 from debtflow.models.features import FeatureSpec
 
 NAME = "collectability"
+LATE_PAYMENT = "late_payment"
+MODELS = (NAME, LATE_PAYMENT)
 CHAMPION = "champion"
 VERSION_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
 MODEL, CALIBRATOR, METADATA, METRICS, REPORT = (
@@ -56,16 +59,20 @@ class Model:
         return FeatureSpec.from_dict(self.metadata["features"])
 
 
-def root(settings: Settings) -> Path:
-    return settings.registry_dir / NAME
+def root(settings: Settings, name: str = NAME) -> Path:
+    if name not in MODELS:
+        raise DebtflowError(f"unknown model {name!r}: one of {', '.join(MODELS)}")
+    return settings.registry_dir / name
 
 
-def new_version_id(settings: Settings, data_hash: str, now: datetime | None = None) -> str:
+def new_version_id(
+    settings: Settings, data_hash: str, now: datetime | None = None, name: str = NAME
+) -> str:
     """`YYYYMMDDTHHMMSS-<8 hex of the data hash>`; a taken id moves on by a second."""
     now = now or datetime.now()
     while True:
         version = f"{now:%Y%m%dT%H%M%S}-{data_hash[:8]}"
-        if not (root(settings) / version).exists():
+        if not (root(settings, name) / version).exists():
             return version
         now += timedelta(seconds=1)
 
@@ -82,8 +89,9 @@ def save(
     metadata: dict,
     metrics: dict,
     report: str,
+    name: str = NAME,
 ) -> Path:
-    base = root(settings)
+    base = root(settings, name)
     base.mkdir(parents=True, exist_ok=True)
     tmp = base / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -100,47 +108,55 @@ def save(
     return base / version
 
 
-def list_versions(settings: Settings) -> list[str]:
-    base = root(settings)
+def list_versions(settings: Settings, name: str = NAME) -> list[str]:
+    base = root(settings, name)
     if not base.exists():
         return []
     return sorted(p.name for p in base.iterdir() if p.is_dir() and VERSION_RE.match(p.name))
 
 
-def champion_version(settings: Settings) -> str | None:
-    pointer = root(settings) / CHAMPION
+def champion_version(settings: Settings, name: str = NAME) -> str | None:
+    pointer = root(settings, name) / CHAMPION
     if not pointer.exists():
         return None
     return pointer.read_text().strip() or None
 
 
-def promote(settings: Settings, version: str) -> None:
+def promote(settings: Settings, version: str, name: str = NAME) -> None:
     """Make `version` the champion (atomic replace of the pointer file)."""
-    if version not in list_versions(settings):
-        raise DebtflowError(f"no model version {version} in {root(settings)}")
-    tmp = root(settings) / f".{CHAMPION}.tmp-{uuid.uuid4().hex[:8]}"
+    if version not in list_versions(settings, name):
+        raise DebtflowError(f"no model version {version} in {root(settings, name)}")
+    tmp = root(settings, name) / f".{CHAMPION}.tmp-{uuid.uuid4().hex[:8]}"
     with open(tmp, "w") as f:
         f.write(version + "\n")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, root(settings) / CHAMPION)
+    os.replace(tmp, root(settings, name) / CHAMPION)
 
 
-def load_metrics(settings: Settings, version: str | None) -> dict:
+def load_metrics(settings: Settings, version: str | None, name: str = NAME) -> dict:
     if version is None:
         return {}
-    return json.loads((root(settings) / version / METRICS).read_text())
+    return json.loads((root(settings, name) / version / METRICS).read_text())
 
 
-def load(settings: Settings, version: str | None = None) -> Model:
+def load_metadata(settings: Settings, version: str, name: str = NAME) -> dict:
+    path = root(settings, name) / version / METADATA
+    if not path.exists():
+        raise DebtflowError(f"no model version {version} in {root(settings, name)}")
+    return json.loads(path.read_text())
+
+
+def load(settings: Settings, version: str | None = None, name: str = NAME) -> Model:
     """A version, or the champion when no version is given."""
     if version is None:
-        version = champion_version(settings)
+        version = champion_version(settings, name)
         if version is None:
-            raise NoChampionError("no champion model: run `debtflow train` first")
-    path = root(settings) / version
+            flag = "" if name == NAME else f" --model {name}"
+            raise NoChampionError(f"no {name} champion model: run `debtflow train{flag}` first")
+    path = root(settings, name) / version
     if not path.is_dir():
-        raise DebtflowError(f"no model version {version} in {root(settings)}")
+        raise DebtflowError(f"no model version {version} in {root(settings, name)}")
     return Model(
         version=version,
         path=path,
@@ -167,3 +183,40 @@ def gate(challenger: dict, champion: dict | None) -> dict:
         f"brier {brier_c:.4f} vs champion {brier_h:.4f} (needs <= {brier_h * GATE_BRIER_FACTOR:.4f})"
     )
     return {"promote": auc_ok and brier_ok, "reason": reason}
+
+
+def summary(settings: Settings, name: str = NAME) -> list[dict]:
+    """One row per version: headline validation metrics and whether it is the champion."""
+    champion = champion_version(settings, name)
+    rows = []
+    for version in list_versions(settings, name):
+        metrics = load_metrics(settings, version, name)
+        window = load_metadata(settings, version, name).get("training_window", {})
+        rows.append(
+            {
+                "version": version,
+                "champion": version == champion,
+                "roc_auc": round(metrics["roc_auc"], 4) if metrics.get("roc_auc") else None,
+                "brier": round(metrics["brier"], 4) if metrics.get("brier") else None,
+                "valid_dates": ",".join(window.get("valid_dates", [])),
+            }
+        )
+    return rows
+
+
+def show(settings: Settings, version: str | None = None, name: str = NAME) -> dict:
+    """Metadata (without the bulky drift bins) and headline metrics of a version."""
+    version = version or champion_version(settings, name)
+    if version is None:
+        raise NoChampionError(f"no {name} champion model and no version given")
+    meta = load_metadata(settings, version, name)
+    metrics = load_metrics(settings, version, name)
+    skip = {"drift_reference", "features", "approx_contrib"}
+    return {
+        "champion": version == champion_version(settings, name),
+        "path": str(root(settings, name) / version),
+        "report": str(root(settings, name) / version / REPORT),
+        **{k: v for k, v in meta.items() if k not in skip},
+        "n_features": len(meta.get("features", {}).get("columns", [])),
+        "metrics": {k: v for k, v in metrics.items() if not isinstance(v, list | dict)},
+    }

@@ -1,14 +1,17 @@
 {#-
     Point-in-time debtor features for every date in `dates_relation` (a relation or CTE with a
     DATE column `as_of`): one row per debtor known at the date. Only events dated before the
-    date count (issue_date, paid_date, occurred_date, reported_at, customer/plan updated_at).
-    Both debtor_features (one date) and debtor_feature_snapshots (month starts) call this, so
-    training and scoring share one SQL path. Every join is an equi-join on debtor and/or a
-    range join against the few dates, aggregated with filters.
-    with_label adds overdue_paid_by_d30: every invoice overdue at the date was fully paid
-    before date + 30 (future information: never a feature).
+    date count (issue_date, paid_date, occurred_date, reported_at, customer/plan updated_at),
+    and money comes from `allocations_relation`, `settled_relation` and `episodes_relation`:
+    the allocate_payments / settle_invoices / overdue_episodes macros computed within the cut-off
+    of the same dates, so a later batch can never change a date's features.
+    debtor_features (the run's as_of, from the intermediate tables) and debtor_feature_snapshots
+    (month starts) both call this, so training and scoring share one SQL path. With
+    `debtors_relation` (as_of, debtor_id) only those debtors get a row.
 -#}
-{% macro debtor_features(dates_relation, with_label=false) %}
+{% macro debtor_features(
+    dates_relation, allocations_relation, settled_relation, episodes_relation, debtors_relation=none
+) %}
 {%- set channels = {
     'email': ['delivered', 'opened', 'clicked'],
     'sms': ['delivered', 'clicked'],
@@ -20,13 +23,16 @@ with dates as (
     select distinct cast(as_of as date) as as_of from {{ dates_relation }}
 ),
 
-invoices as (
-    select * from {{ ref('int_invoices_settled') }}
-    where document_type = 'invoice'
+documents as (
+    select * from {{ settled_relation }}
 ),
 
-allocations as (
-    select * from {{ ref('int_payments_allocated') }}
+invoices as (
+    select * from documents where document_type = 'invoice'
+),
+
+shares as (
+    select * from {{ allocations_relation }}
 ),
 
 events as (
@@ -43,7 +49,8 @@ first_seen as (
     from (
         select debtor_id, updated_at as seen_at from customer_versions
         union all
-        select debtor_id, cast(issue_date as timestamp) from invoices
+        select debtor_id, cast(issue_date as timestamp)
+        from {{ ref('stg_billing__invoices') }}
     )
     group by debtor_id
 ),
@@ -52,42 +59,13 @@ spine as (
     select dates.as_of, first_seen.debtor_id, cast(dates.as_of as timestamp) as as_of_ts
     from dates
     inner join first_seen on first_seen.seen_at < cast(dates.as_of as timestamp)
-),
-
-unsettled as (
-    select dates.as_of, invoices.*
-    from dates
-    inner join invoices
-        on invoices.issue_date < dates.as_of
-        and (invoices.paid_date is null or invoices.paid_date >= dates.as_of)
-),
-
-paid_before as (
-    select unsettled.as_of, unsettled.invoice_id, sum(allocations.allocated_amount) as paid_amount
-    from unsettled
-    inner join allocations
-        on unsettled.invoice_id = allocations.invoice_id
-        and allocations.paid_date < unsettled.as_of
-    group by 1, 2
+    {{ in_scope(debtors_relation, 'dates', 'first_seen') }}
 ),
 
 open_at as (
-    select
-        unsettled.as_of,
-        unsettled.debtor_id,
-        unsettled.invoice_id,
-        unsettled.due_date,
-        unsettled.dispute_date,
-        unsettled.paid_date,
-        unsettled.currency,
-        unsettled.issue_date,
-        unsettled.amount - coalesce(paid_before.paid_amount, 0) as open_amount,
-        unsettled.due_date < unsettled.as_of as is_overdue
-    from unsettled
-    left join paid_before
-        on unsettled.as_of = paid_before.as_of
-        and unsettled.invoice_id = paid_before.invoice_id
-    where unsettled.amount > coalesce(paid_before.paid_amount, 0)
+    select *, due_date < as_of as is_overdue
+    from invoices
+    where open_amount > 0
 ),
 
 balances as (
@@ -105,30 +83,25 @@ balances as (
         min(due_date) filter (where is_overdue) as oldest_overdue_due_date,
         coalesce(sum(open_amount) filter (where dispute_date < as_of), 0)
             as disputed_open_amount
-        {%- if with_label %},
-        bool_and(coalesce(paid_date < as_of + 30, false)) filter (where is_overdue)
-            as overdue_paid_by_d30
-        {%- endif %}
     from open_at
     group by 1, 2
 ),
 
 recent_invoices as (
     select
-        dates.as_of,
-        invoices.debtor_id,
-        invoices.currency,
-        invoices.issue_date,
-        invoices.amount,
-        invoices.issue_date >= dates.as_of - 365 as issued_in_window,
-        invoices.due_date < dates.as_of and invoices.due_date >= dates.as_of - 365 as due_in_window,
-        invoices.paid_date is null or invoices.paid_date > invoices.due_date as paid_late,
-        invoices.paid_date < dates.as_of as is_paid,
-        greatest(datediff('day', invoices.due_date, invoices.paid_date), 0) as days_late
-    from dates
-    inner join invoices
-        on invoices.issue_date < dates.as_of
-        and (invoices.issue_date >= dates.as_of - 365 or invoices.due_date >= dates.as_of - 365)
+        as_of,
+        debtor_id,
+        currency,
+        issue_date,
+        amount,
+        issue_date >= as_of - 365 as issued_in_window,
+        due_date < as_of and due_date >= as_of - 365 as due_in_window,
+        paid_date is null or paid_date > due_date as paid_late,
+        paid_date is not null as is_paid,
+        greatest(datediff('day', due_date, paid_date), 0) as days_late,
+        dispute_date >= as_of - 365 and dispute_date < as_of as disputed_in_window
+    from invoices
+    where issue_date >= as_of - 365 or due_date >= as_of - 365
 ),
 
 invoice_history as (
@@ -142,34 +115,44 @@ invoice_history as (
         count(*) filter (where due_in_window) as n_invoices_due_12m,
         count(*) filter (where due_in_window and paid_late) as n_invoices_paid_late_12m,
         avg(days_late) filter (where due_in_window and is_paid) as avg_days_late_12m,
-        max(days_late) filter (where due_in_window and is_paid) as max_days_late_12m
+        max(days_late) filter (where due_in_window and is_paid) as max_days_late_12m,
+        count(*) filter (where disputed_in_window) as n_disputes_12m
     from recent_invoices
+    group by 1, 2
+),
+
+credit_notes as (
+    select as_of, debtor_id, sum(amount) as credited_amount_12m
+    from documents
+    where document_type = 'credit_note' and issue_date >= as_of - 365
     group by 1, 2
 ),
 
 payment_history as (
     select
-        dates.as_of,
-        allocations.debtor_id,
+        as_of,
+        debtor_id,
         count(*) filter (
-            where allocations.share_number = 1 and allocations.paid_date >= dates.as_of - 90
+            where source = 'payment' and share_number = 1 and paid_date >= as_of - 90
         ) as n_payments_90d,
-        sum(allocations.allocated_amount) filter (where allocations.paid_date >= dates.as_of - 90)
-            as paid_amount_90d,
-        sum(allocations.allocated_amount) as paid_amount_12m
-    from dates
-    inner join allocations
-        on allocations.paid_date < dates.as_of
-        and allocations.paid_date >= dates.as_of - 365
+        sum(allocated_amount) filter (
+            where source = 'payment' and paid_date >= as_of - 90
+        ) as paid_amount_90d,
+        sum(allocated_amount) filter (
+            where source = 'payment' and paid_date >= as_of - 365
+        ) as paid_amount_12m,
+        max(paid_date) filter (where source = 'payment') as last_paid_date,
+        sum(allocated_amount) filter (where invoice_id is null) as credit_balance
+    from shares
     group by 1, 2
 ),
 
 contact_history as (
     select
-        dates.as_of,
+        spine.as_of,
         events.debtor_id,
         count(*) filter (
-            where events.event_type = 'sent' and events.occurred_date >= dates.as_of - 180
+            where events.event_type = 'sent' and events.occurred_date >= spine.as_of - 180
         ) as reminders_180d,
         {%- for channel, kinds in channels.items() %}
         {%- set contact = 'call_attempt' if channel == 'phone' else 'sent' %}
@@ -182,10 +165,11 @@ contact_history as (
         ) as {{ channel }}_{{ kind }}_365d
         {%- endfor %}{{ ',' if not loop.last }}
         {%- endfor %}
-    from dates
+    from spine
     inner join events
-        on events.occurred_date < dates.as_of
-        and events.occurred_date >= dates.as_of - 365
+        on spine.debtor_id = events.debtor_id
+        and events.occurred_date < spine.as_of
+        and events.occurred_date >= spine.as_of - 365
     group by 1, 2
 ),
 
@@ -218,7 +202,6 @@ latest as (
         report.debt_restructuring,
         report.bankrupt,
         report.deceased,
-        cast(payment.paid_at as date) as last_paid_date,
         cast(response.occurred_at as date) as last_response_date,
         email_bounce.occurred_at is not null as email_bounced,
         sms_bounce.occurred_at is not null as sms_bounced
@@ -227,8 +210,6 @@ latest as (
         on spine.debtor_id = customer.debtor_id and spine.as_of_ts > customer.updated_at
     asof left join {{ ref('stg_billing__credit_reports') }} as report
         on spine.debtor_id = report.debtor_id and spine.as_of_ts > report.reported_at
-    asof left join allocations as payment
-        on spine.debtor_id = payment.debtor_id and spine.as_of_ts > payment.paid_at
     asof left join responses as response
         on spine.debtor_id = response.debtor_id and spine.as_of_ts > response.occurred_at
     asof left join email_bounces as email_bounce
@@ -252,22 +233,23 @@ episode_history as (
     select
         dates.as_of,
         episodes.debtor_id,
-        count(*) filter (where episodes.episode_end < dates.as_of) as n_past_overdue_episodes,
+        count(*) filter (where episodes.episode_end is not null) as n_past_overdue_episodes,
         count(*) filter (where episodes.episode_start >= dates.as_of - 365)
             as n_overdue_episodes_12m
     from dates
-    inner join {{ ref('int_overdue_episodes_merged') }} as episodes
-        on episodes.episode_start < dates.as_of
+    inner join {{ episodes_relation }} as episodes
+        on dates.as_of = episodes.as_of
     group by 1, 2
 ),
 
 plan_at as (
-    select dates.as_of, plans.debtor_id, plans.status
-    from dates
+    select spine.as_of, plans.debtor_id, plans.status
+    from spine
     inner join {{ ref('stg_billing__payment_plan_versions') }} as plans
-        on plans.updated_at < cast(dates.as_of as timestamp)
+        on spine.debtor_id = plans.debtor_id
+        and plans.updated_at < spine.as_of_ts
     qualify row_number() over (
-        partition by dates.as_of, plans.plan_id order by plans.updated_at desc
+        partition by spine.as_of, plans.plan_id order by plans.updated_at desc
     ) = 1
 ),
 
@@ -276,7 +258,8 @@ plans as (
         as_of,
         debtor_id,
         bool_or(status = 'active') as active_plan,
-        count(*) filter (where status = 'broken') as n_broken_plans
+        count(*) filter (where status = 'broken') as n_broken_plans,
+        count(*) filter (where status = 'completed') as n_completed_plans
     from plan_at
     group by 1, 2
 ),
@@ -296,6 +279,7 @@ features as (
         coalesce(latest.email_bounced, false) as email_bounced,
         coalesce(latest.sms_bounced, false) as sms_bounced,
         {{ to_money('coalesce(balances.disputed_open_amount, 0)') }} as disputed_open_amount,
+        {{ to_money('coalesce(payment_history.credit_balance, 0)') }} as credit_balance,
         coalesce(plans.active_plan, false) as active_plan,
         coalesce(latest.debt_restructuring, false) as debt_restructuring,
         coalesce(latest.bankrupt, false) as bankrupt,
@@ -316,12 +300,14 @@ features as (
         cast(invoice_history.max_days_late_12m as integer) as max_days_late_12m,
         cast(coalesce(balances.overdue_balance, 0) / nullif(balances.open_balance, 0) as double)
             as overdue_share,
-        cast(datediff('day', latest.last_paid_date, spine.as_of) as integer)
+        cast(datediff('day', payment_history.last_paid_date, spine.as_of) as integer)
             as days_since_last_payment,
         cast(coalesce(payment_history.n_payments_90d, 0) as integer) as n_payments_90d,
         cast(coalesce(payment_history.paid_amount_90d, 0) as double) as paid_amount_90d,
         cast(coalesce(payment_history.paid_amount_12m, 0) as double)
         / nullif(cast(invoice_history.invoiced_amount_12m as double), 0) as paid_to_invoiced_12m,
+        cast(coalesce(credit_notes.credited_amount_12m, 0) as double) as credited_amount_12m,
+        cast(coalesce(invoice_history.n_disputes_12m, 0) as integer) as n_disputes_12m,
         cast(coalesce(episode_history.n_past_overdue_episodes, 0) as integer)
             as n_past_overdue_episodes,
         cast(coalesce(episode_history.n_overdue_episodes_12m, 0) as integer)
@@ -341,10 +327,8 @@ features as (
             as days_since_last_response,
         latest.bureau_score,
         latest.registered_debts,
-        cast(coalesce(plans.n_broken_plans, 0) as integer) as n_broken_plans
-        {%- if with_label %},
-        balances.overdue_paid_by_d30
-        {%- endif %}
+        cast(coalesce(plans.n_broken_plans, 0) as integer) as n_broken_plans,
+        cast(coalesce(plans.n_completed_plans, 0) as integer) as n_completed_plans
     from spine
     left join balances
         on spine.as_of = balances.as_of and spine.debtor_id = balances.debtor_id
@@ -362,6 +346,8 @@ features as (
         on spine.as_of = latest.as_of and spine.debtor_id = latest.debtor_id
     left join plans
         on spine.as_of = plans.as_of and spine.debtor_id = plans.debtor_id
+    left join credit_notes
+        on spine.as_of = credit_notes.as_of and spine.debtor_id = credit_notes.debtor_id
 )
 
 select * from features

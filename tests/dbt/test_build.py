@@ -6,6 +6,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
+import duckdb
 import pytest
 from dbt_world import AS_OF, query
 
@@ -48,6 +49,8 @@ def test_payments_are_allocated_by_reference_then_oldest_first(settings: Setting
         "from intermediate.int_payments_allocated order by payment_id, invoice_id nulls last",
     )
     assert rows == [
+        # credit note I6 is credited like an unnamed payment: D2's oldest open invoice
+        ("I6", "I5", Decimal("20.00"), "oldest_first"),
         ("P1", "I1", Decimal("100.00"), "oldest_first"),
         ("P1", "I2", Decimal("20.00"), "oldest_first"),
         ("P2", "I3", Decimal("80.00"), "reference"),
@@ -70,7 +73,8 @@ def test_invoices_show_open_amount_status_and_days_past_due(settings: Settings) 
         ("I2", D("50.00"), D("50.00"), D("0.00"), 0, "paid", d(2026, 1, 25), True, False),
         ("I3", D("80.00"), D("80.00"), D("0.00"), 0, "paid", d(2026, 1, 10), False, False),
         ("I4", D("40.00"), D("0.00"), D("40.00"), 0, "open", None, None, False),
-        ("I5", D("200.00"), D("50.00"), D("150.00"), 121, "partially_paid", None, True, False),
+        # P4 pays 50 by invoice id, credit note I6 credits 20; D2 has an active plan
+        ("I5", D("200.00"), D("70.00"), D("130.00"), 121, "in_plan", None, True, False),
         ("I6", D("20.00"), D("0.00"), D("0.00"), 0, "credit_note", None, None, False),
         ("I7", D("300.00"), D("0.00"), D("300.00"), 25, "disputed", None, True, True),
         ("I8", D("60.00"), D("60.00"), D("0.00"), 0, "paid", d(2026, 1, 15), False, False),
@@ -88,13 +92,14 @@ def test_aging_buckets_add_up_to_the_open_amount(settings: Settings) -> None:
         "select sum(open_amount), count(*) from marts.fct_invoices "
         "where document_type = 'invoice' and open_amount > 0",
     )[0]
-    assert aging == (Decimal("490.00"), Decimal("490.00"), 3)
+    assert aging == (Decimal("470.00"), Decimal("470.00"), 3)
     assert (aging[1], aging[2]) == invoices
     be = query(
         settings,
-        "select open_1_30, open_91_180, overdue_total from marts.ar_aging where country = 'BE'",
+        "select sum(open_1_30), sum(open_91_180), sum(overdue_total) from marts.ar_aging "
+        "where country = 'BE'",
     )
-    assert be == [(Decimal("300.00"), Decimal("150.00"), Decimal("450.00"))]
+    assert be == [(Decimal("300.00"), Decimal("130.00"), Decimal("430.00"))]
 
 
 def test_features_at_as_of(settings: Settings) -> None:
@@ -106,7 +111,7 @@ def test_features_at_as_of(settings: Settings) -> None:
         "from marts.debtor_features where debtor_id = 'D2'",
     )
     assert row == [
-        (Decimal("450.00"), Decimal("450.00"), 121, "I5", 2, Decimal("300.00"), True, True,
+        (Decimal("430.00"), Decimal("430.00"), 121, "I5", 2, Decimal("300.00"), True, True,
          False, 2, 550, 273, AS_OF),
     ]  # fmt: skip
     d1 = query(
@@ -133,10 +138,11 @@ def test_snapshots_are_point_in_time_with_labels(settings: Settings) -> None:
         ("D1", d(2025, 12, 1), D("100.00"), 16, True, None, 1),
         # I2 has 30 open after P1's oldest-first share; P3 pays it 2026-01-25: collected
         ("D1", d(2026, 1, 1), D("30.00"), 17, True, None, 1),
-        ("D2", d(2025, 12, 1), D("200.00"), 31, False, None, 0),
-        ("D2", d(2026, 1, 1), D("200.00"), 62, False, 550, 0),
+        # credit note I6 (2025-11-01) took 20 off I5
+        ("D2", d(2025, 12, 1), D("180.00"), 31, False, None, 0),
+        ("D2", d(2026, 1, 1), D("180.00"), 62, False, 550, 0),
         # 2026-02-01 + 30 days is after as_of: not observed yet
-        ("D2", d(2026, 2, 1), D("150.00"), 93, False, 550, None),
+        ("D2", d(2026, 2, 1), D("130.00"), 93, False, 550, None),
     ]
 
 
@@ -144,7 +150,8 @@ def test_channel_performance_counts_payers_after_contact(settings: Settings) -> 
     rows = query(
         settings,
         "select channel, step, variant, sent, delivered, bounced, clicked, contacted_debtors, "
-        "paid_7d_debtors, paid_14d_debtors from marts.channel_performance order by channel",
+        "paid_7d_debtors, paid_14d_debtors from marts.channel_performance "
+        "where segment_dimension = 'all' order by channel",
     )
     assert rows == [
         ("email", "reminder_1", "A", 1, 0, 1, 0, 1, 0, 0),
@@ -175,3 +182,86 @@ def test_payments_mart_shows_the_unallocated_credit(settings: Settings) -> None:
         "from marts.fct_payments where debtor_id = 'D3'",
     )
     assert rows == [("P5", Decimal("100.00"), Decimal("60.00"), Decimal("40.00"), 1)]
+
+
+def test_publish_writes_every_mart_as_parquet_with_a_manifest(settings: Settings) -> None:
+    from debtflow.flows.publish import publish
+
+    result = publish(settings, AS_OF)
+    folder = settings.root / "published"
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    assert manifest["as_of"] == AS_OF.isoformat() == result["as_of"]
+    assert {"fct_invoices", "debtor_features", "ar_aging", "ar_monthly"} <= set(manifest["marts"])
+    assert not list(folder.glob(".*.tmp"))
+    with duckdb.connect() as con:
+        for mart, rows in manifest["marts"].items():
+            path = folder / f"{mart}.parquet"
+            assert con.execute(f"select count(*) from '{path}'").fetchone()[0] == rows
+        assert con.execute(
+            f"select sum(open_amount) from '{folder}/fct_invoices.parquet'"
+        ).fetchone() == (Decimal("470.00"),)
+
+
+def test_publish_to_s3(settings: Settings, s3_endpoint: str) -> None:
+    import boto3
+
+    from debtflow.flows.publish import publish
+
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="analysts")
+    remote = settings.model_copy(
+        update={"publish_url": "s3://analysts/marts", "s3_endpoint_url": s3_endpoint}
+    )
+    publish(remote, AS_OF)
+    keys = {
+        o["Key"]
+        for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
+            Bucket="analysts", Prefix="marts/"
+        )["Contents"]
+    }
+    assert {"marts/_manifest.json", "marts/fct_invoices.parquet"} <= keys
+
+
+def test_docs_site_is_built_into_reports(settings: Settings) -> None:
+    from debtflow.flows import transform
+
+    site = transform.docs(settings, AS_OF)
+    assert site == settings.reports_dir / "dbt_docs"
+    catalog = json.loads((site / "catalog.json").read_text())
+    assert "model.debtflow.fct_invoices" in catalog["nodes"]
+    assert (site / "index.html").stat().st_size > 0
+
+
+def test_status_days_to_settle_and_credit_balance(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select invoice_id, paid_amount, credited_amount, days_to_settle from marts.fct_invoices "
+        "where invoice_id in ('I1', 'I5', 'I8') order by 1",
+    )
+    D = Decimal
+    assert rows == [
+        ("I1", D("100.00"), D("0.00"), 49),
+        ("I5", D("50.00"), D("20.00"), None),
+        ("I8", D("60.00"), D("0.00"), 14),
+    ]
+    credit = query(
+        settings, "select debtor_id, credit_balance from marts.debtor_features order by 1"
+    )
+    assert credit == [("D1", D("0.00")), ("D2", D("0.00")), ("D3", D("40.00")), ("D4", D("0.00"))]
+
+
+def test_ar_monthly_dso_and_cei(settings: Settings) -> None:
+    rows = query(
+        settings,
+        "select month, opening_receivables, invoiced, closing_receivables, dso_count_back, "
+        "collection_effectiveness_index from marts.ar_monthly order by month",
+    )
+    D, d = Decimal, date
+    assert rows[0][0] == d(2025, 10, 1)
+    feb = [r for r in rows if r[0] == d(2026, 2, 1)][0]
+    # opening 2026-02-01: I5 130 + I7 300; invoiced in Feb: I4 40; closing: 130 + 300 + 40
+    assert feb[1:4] == (D("430.00"), D("40.00"), D("470.00"))
+    # count-back: February invoiced 40 (all 28 days), January 440 covers the other 430:
+    # 28 + 31 * 430 / 440 = 58.3 days
+    assert feb[4] == 58.3
+    # nothing due was collected in February (I7, due 4 Feb, stayed open): CEI 0
+    assert feb[5] == 0.0

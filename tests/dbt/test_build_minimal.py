@@ -25,7 +25,7 @@ def test_build_passes_with_empty_optional_tables(built) -> None:
         "select debtor_id, overdue_balance, email_bounced, active_plan, bureau_score, "
         "reminders_current_episode from marts.debtor_features where debtor_id = 'D2'",
     )
-    assert rows == [("D2", Decimal("450.00"), False, False, None, 0)]
+    assert rows == [("D2", Decimal("430.00"), False, False, None, 0)]
     assert query(settings, "select count(*) from marts.channel_performance") == [(0,)]
     labels = query(
         settings,

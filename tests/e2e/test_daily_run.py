@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from debtflow.flows.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,7 @@ def harness():
 def counts(home: Path) -> dict[str, int]:
     from debtflow.flows.warehouse import row_counts
 
-    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+    with connect() as con:
         return row_counts(con)
 
 
@@ -65,7 +66,7 @@ def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness)
     assert second["dunning"]["planned"]["planned_total"] == 0
     assert second["dunning"]["sent"]["sent"] == 0
 
-    with duckdb.connect(str(world / "warehouse.duckdb")) as con:
+    with connect() as con:
         keys, distinct = con.execute(
             "select count(*), count(distinct idempotency_key) from dunning.ledger"
         ).fetchone()
@@ -84,7 +85,7 @@ def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness)
 
 
 def test_every_landed_row_is_loaded_or_quarantined(world: Path, harness) -> None:
-    with duckdb.connect(str(world / "warehouse.duckdb")) as con:
+    with connect() as con:
         for table, loaded in con.execute(
             "select table_name, sum(rows_loaded) from raw.load_log "
             "where table_name is not null group by 1"

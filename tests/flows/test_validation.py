@@ -1,8 +1,8 @@
-"""The GX gates: contract-derived raw suites and the hand-written debtor_features suite."""
+"""The GX gates: contract-derived raw suites and the hand-written mart suites."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -45,28 +45,84 @@ def failed(result: validation.ValidationResult) -> dict[str, validation.Expectat
     return {o.label: o for o in result.failed}
 
 
-def test_raw_suite_is_generated_from_the_contract():
-    types = {
-        (e.expectation_type, str(_cols(e))) for e in validation.raw_suite("invoices").expectations
-    }
-    assert ("expect_column_values_to_not_be_null", "('due_date',)") in types
-    assert ("expect_column_values_to_be_in_set", "('currency',)") in types
-    assert ("expect_column_values_to_be_between", "('amount',)") in types
-    assert (
-        "expect_column_pair_values_a_to_be_greater_than_b",
-        "('due_date', 'issue_date')",
-    ) in types
-    required = {c for c in TABLES["invoices"].required}
-    not_null = {
-        e.configuration.kwargs["column"]
-        for e in validation.raw_suite("invoices").expectations
-        if e.expectation_type == "expect_column_values_to_not_be_null"
-    }
-    assert not_null == required
-
-
 def _cols(e) -> tuple[str, ...]:
     return validation._columns_of(e.configuration.kwargs)
+
+
+# --- raw suites -----------------------------------------------------------------------------------
+
+
+def test_raw_suite_is_generated_from_the_contract():
+    suite = validation.raw_suite("invoices")
+    types = {(e.expectation_type, _cols(e)) for e in suite.expectations}
+    assert types == {
+        *(("expect_column_values_to_not_be_null", (c,)) for c in TABLES["invoices"].required),
+        ("expect_column_values_to_be_in_set", ("document_type",)),
+        ("expect_column_values_to_be_in_set", ("currency",)),
+        ("expect_column_values_to_be_between", ("amount",)),
+        ("expect_column_pair_values_a_to_be_greater_than_b", ("due_date", "issue_date")),
+        ("expect_column_values_to_be_between", ("issue_date",)),  # not in the future
+        ("expect_compound_columns_to_be_unique", ("invoice_id", "updated_at", "_batch_id")),
+    }
+    currency = next(
+        e
+        for e in suite.expectations
+        if e.expectation_type == "expect_column_values_to_be_in_set" and _cols(e) == ("currency",)
+    )
+    assert set(currency.configuration.kwargs["value_set"]) == set(
+        TABLES["invoices"].column("currency").accepted
+    )
+    assert {e.configuration.severity.value for e in suite.expectations} == {"critical"}
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_every_raw_suite_checks_its_event_time_against_the_batch_date(table):
+    suite = validation.raw_suite(table)
+    future = [
+        e.configuration.kwargs
+        for e in suite.expectations
+        if _cols(e) == (TABLES[table].event_time,) and "max_value" in e.configuration.kwargs
+    ]
+    assert future == [
+        {
+            "column": TABLES[table].event_time,
+            "max_value": {"$PARAMETER": validation.LATEST_EVENT_TIME},
+        }
+    ]
+
+
+def test_contact_data_formats_are_warnings_not_gates():
+    suite = validation.raw_suite("customers")
+    warnings = {
+        _cols(e): e.configuration.kwargs["regex"]
+        for e in suite.expectations
+        if e.configuration.severity.value == "warning"
+    }
+    assert warnings == {
+        ("email",): TABLES["customers"].column("email").warn_pattern,
+        ("phone_mobile",): TABLES["customers"].column("phone_mobile").warn_pattern,
+    }
+
+
+@pytest.mark.parametrize(
+    "batch_ids, tolerance, expected",
+    [
+        pytest.param([BATCH], 1, datetime(2026, 11, 21), id="one-batch"),
+        pytest.param(
+            ["2026-11-18T0600", BATCH, "2026-11-19T0600"],
+            1,
+            datetime(2026, 11, 21),
+            id="newest-batch-counts",
+        ),
+        pytest.param([BATCH], 0, datetime(2026, 11, 20), id="no-tolerance"),
+        pytest.param([BATCH], 3, datetime(2026, 11, 23), id="three-days"),
+    ],
+)
+def test_latest_event_time_is_the_batch_date_plus_tolerance(
+    home, monkeypatch, batch_ids, tolerance, expected
+):
+    monkeypatch.setenv("DEBTFLOW_FUTURE_TOLERANCE_DAYS", str(tolerance))
+    assert validation.latest_event_time(batch_ids) == expected
 
 
 def test_clean_batch_passes(con):
@@ -74,6 +130,7 @@ def test_clean_batch_passes(con):
     result = validation.validate_raw(con, [BATCH])
     assert result.success, validation.failure_lines(result)
     assert result.rows == 3
+    assert result.outcomes and all(o.success for o in result.outcomes)
     validation.raise_if_failed(result)
 
 
@@ -90,13 +147,14 @@ def test_no_rows_is_a_pass(con):
 
 
 @pytest.mark.parametrize(
-    "bad_rows, label, count, key",
+    "bad_rows, label, count, key, values",
     [
         pytest.param(
             [("INV-9", "D9", "2026-10-01", "2026-10-15", -12.5, "EUR")],
             "expect_column_values_to_be_between(amount)",
             1,
             "INV-9",
+            ("-12.5",),
             id="negative-amount",
         ),
         pytest.param(
@@ -107,6 +165,7 @@ def test_no_rows_is_a_pass(con):
             "expect_column_values_to_not_be_null(due_date)",
             2,
             "INV-8",
+            (),
             id="missing-due-date",
         ),
         pytest.param(
@@ -114,6 +173,7 @@ def test_no_rows_is_a_pass(con):
             "expect_column_pair_values_a_to_be_greater_than_b(due_date, issue_date)",
             1,
             "INV-9",
+            (),
             id="due-before-issue",
         ),
         pytest.param(
@@ -121,31 +181,68 @@ def test_no_rows_is_a_pass(con):
             "expect_column_values_to_be_in_set(currency)",
             1,
             "INV-9",
+            ("XXX",),
             id="unknown-currency",
+        ),
+        pytest.param(
+            [("INV-9", "D9", "2026-11-22", "2026-12-06", 10, "EUR")],
+            "expect_column_values_to_be_between(issue_date)",
+            1,
+            "INV-9",
+            ("2026-11-22 00:00:00",),
+            id="issued-in-the-future",
         ),
         pytest.param(
             [GOOD[0]],
             "expect_compound_columns_to_be_unique(invoice_id, updated_at, _batch_id)",
             2,
             "INV-1",
+            (),
             id="duplicate-invoice-version",
         ),
     ],
 )
-def test_bad_batch_fails_naming_expectation_and_count(con, bad_rows, label, count, key):
+def test_bad_batch_fails_naming_expectation_count_and_sample(
+    con, bad_rows, label, count, key, values
+):
     add_invoices(con, GOOD + bad_rows)
     result = validation.validate_raw(con, [BATCH])
     assert list(failed(result)) == [label]
     outcome = failed(result)[label]
     assert outcome.unexpected_count == count
     assert f"{key}/{BATCH}" in outcome.sample_keys
+    assert outcome.sample_values == values
     with pytest.raises(validation.ValidationFailed) as err:
         validation.raise_if_failed([result])
     message = str(err.value)
-    assert "suite raw_invoices" in message
-    assert label in message
-    assert f"{count} unexpected rows" in message
-    assert key in message
+    assert f"suite raw_invoices: {label} failed: {count} unexpected rows" in message
+    assert f"sample keys: {key}/{BATCH}" in message
+    for value in values:
+        assert f"sample values: {value}" in message
+
+
+def test_an_event_within_the_tolerance_passes(con, monkeypatch):
+    add_invoices(con, [("INV-9", "D9", "2026-11-21", "2026-12-05", 10, "EUR")])
+    assert validation.validate_raw(con, [BATCH]).success
+    monkeypatch.setenv("DEBTFLOW_FUTURE_TOLERANCE_DAYS", "0")
+    assert "expect_column_values_to_be_between(issue_date)" in failed(
+        validation.validate_raw(con, [BATCH])
+    )
+
+
+def test_payment_in_the_future_fails_on_paid_at(con):
+    con.execute(
+        "insert into raw.payments (payment_id, debtor_id, paid_at, amount, currency, _batch_id)"
+        " values ('P1', 'D1', '2026-11-19 10:00', 5, 'EUR', ?),"
+        " ('P2', 'D1', '2026-11-21 00:00', 5, 'EUR', ?),"  # the tolerance's last instant
+        " ('P3', 'D2', '2026-11-21 00:00:01', 5, 'EUR', ?)",
+        [BATCH, BATCH, BATCH],
+    )
+    result = validation.validate_raw(con, [BATCH], "payments")
+    assert list(failed(result)) == ["expect_column_values_to_be_between(paid_at)"]
+    assert failed(result)["expect_column_values_to_be_between(paid_at)"].sample_keys == (
+        f"P3/{BATCH}",
+    )
 
 
 def test_restatement_in_a_later_batch_is_not_a_duplicate(con):
@@ -160,96 +257,16 @@ def test_customer_failures_never_show_personal_values(con):
         " updated_at, _batch_id) values"
         " ('D1', 'consumer', 'Jan Jansen', 'jan@example.nl', 'NL', '2020-01-01', now(), ?),"
         " ('D1', 'consumer', 'Jan Jansen', 'jan@example.nl', 'NL', '2020-01-01', now(), ?),"
-        " ('D2', 'robot', 'Kari Nordmann', 'kari@example.no', 'NO', '2020-01-01', now(), ?)",
+        " ('D2', 'robot', 'Kari Nordmann', 'kari@example', 'NO', '2020-01-01', now(), ?)",
         [BATCH, BATCH, BATCH],
     )
     results = validation.validate_raw_all(con, [BATCH])
-    text = "\n".join(validation.failure_lines(results)) + validation.summary_markdown(results)
+    text = "\n".join(
+        validation.failure_lines(results) + validation.warning_lines(results)
+    ) + validation.summary_markdown(results)
     assert "debtor_type" in text and "D2" in text
-    for secret in ("Jan", "Jansen", "jan@example.nl", "Kari", "kari@example.no"):
+    for secret in ("Jan", "Jansen", "jan@example.nl", "Kari", "kari@example"):
         assert secret not in text
-
-
-# --- marts ----------------------------------------------------------------------------------------
-
-FEATURES = """
-    create schema if not exists marts;
-    create or replace table marts.debtor_features as select * from (values
-        ('D1', date '2026-11-20', 100.00::decimal(18,2), 150.00::decimal(18,2), 20),
-        ('D2', date '2026-11-20', 0.00::decimal(18,2), 40.00::decimal(18,2), 0),
-        ('D3', date '2026-11-20', 55.00::decimal(18,2), 55.00::decimal(18,2), 200)
-    ) t(debtor_id, as_of, overdue_balance, open_balance, max_days_past_due);
-"""
-
-
-def test_marts_pass(con):
-    con.execute(FEATURES)
-    result = validation.validate_marts(con, AS_OF)
-    assert result.success, validation.failure_lines(result)
-    assert len(result.outcomes) == len(validation.load_suite("debtor_features").expectations)
-
-
-def test_marts_fail_on_duplicate_debtor(con):
-    con.execute(FEATURES)
-    con.execute("insert into marts.debtor_features values ('D3', date '2026-11-20', 1, 1, 1)")
-    result = validation.validate_marts(con, AS_OF)
-    assert list(failed(result)) == ["expect_column_values_to_be_unique(debtor_id)"]
-    assert failed(result)["expect_column_values_to_be_unique(debtor_id)"].unexpected_count == 2
-    with pytest.raises(validation.ValidationFailed, match=r"debtor_features.*2 unexpected.*D3"):
-        validation.raise_if_failed(result)
-
-
-@pytest.mark.parametrize(
-    "sql, label, count",
-    [
-        pytest.param(
-            "update marts.debtor_features set as_of = date '2026-11-19' where debtor_id = 'D1'",
-            "expect_column_values_to_be_between(as_of)",
-            1,
-            id="stale-as-of",
-        ),
-        pytest.param(
-            "update marts.debtor_features set overdue_balance = -1 where debtor_id = 'D2'",
-            "expect_column_values_to_be_between(overdue_balance)",
-            1,
-            id="negative-overdue",
-        ),
-        pytest.param(
-            "update marts.debtor_features set open_balance = 10 where debtor_id in ('D1', 'D3')",
-            "expect_column_pair_values_a_to_be_greater_than_b(open_balance, overdue_balance)",
-            2,
-            id="open-below-overdue",
-        ),
-        pytest.param(
-            "update marts.debtor_features set max_days_past_due = -3",
-            "expect_column_values_to_be_between(max_days_past_due)",
-            3,
-            id="negative-dpd",
-        ),
-    ],
-)
-def test_marts_fail_per_rule(con, sql, label, count):
-    con.execute(FEATURES)
-    con.execute(sql)
-    result = validation.validate_marts(con, AS_OF)
-    assert list(failed(result)) == [label]
-    assert failed(result)[label].unexpected_count == count
-
-
-def test_empty_mart_fails_row_count(con):
-    con.execute(FEATURES)
-    con.execute("delete from marts.debtor_features")
-    result = validation.validate_marts(con, AS_OF)
-    assert "expect_table_row_count_to_be_between" in failed(result)
-
-
-def test_summary_markdown_has_a_row_per_expectation(con):
-    add_invoices(con, GOOD + [("INV-9", "D9", "2026-10-01", "2026-10-15", -1, "EUR")])
-    raw = validation.validate_raw(con, [BATCH])
-    md = validation.summary_markdown([raw])
-    lines = md.strip().splitlines()
-    assert len(lines) == 2 + len(raw.outcomes)
-    assert "**FAIL**" in md and "INV-9" in md
 
 
 def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypatch):
@@ -262,6 +279,7 @@ def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypat
     monkeypatch.setattr(validation, "CHUNK_ROWS", 2)
     parts = validation.validate_raw(con, [BATCH])
     assert parts.rows == whole.rows == 7
+    assert len(parts.docs_pages) > 1  # one data docs page per part
     summary = {o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in parts.outcomes}
     assert summary == {
         o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in whole.outcomes
@@ -269,3 +287,30 @@ def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypat
     assert (
         summary["expect_compound_columns_to_be_unique(invoice_id, updated_at, _batch_id)"][1] == 4
     )
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+def test_summary_markdown_has_a_headline_the_docs_and_a_row_per_expectation(con):
+    add_invoices(con, GOOD + [("INV-9", "D9", "2026-10-01", "2026-10-15", -1, "EUR")])
+    raw = validation.validate_raw(con, [BATCH])
+    md = validation.summary_markdown([raw], title="Raw batches")
+    lines = md.strip().splitlines()
+    assert lines[0] == "### Raw batches: FAILED"
+    assert "Suites: 1, rows: 4, blocking failures: 1, warnings: 0." in md
+    assert f"Data docs: [{raw.docs_index}](file://{raw.docs_index})" in md
+    table = [line for line in lines if line.startswith("| raw_invoices |")]
+    assert len(table) == len(raw.outcomes)
+    assert (
+        "| raw_invoices | 4 | `expect_column_values_to_be_between(amount)` | critical | **FAIL** "
+        f"| 1 | -1.0 | INV-9/{BATCH} |" in md
+    )
+
+
+def test_results_of_raw_and_marts_may_be_nested(con):
+    add_invoices(con, GOOD)
+    raw = validation.validate_raw_all(con, [BATCH])
+    nested = [*raw, [raw[1]]]
+    assert validation.failure_lines(nested) == []
+    assert validation.summary_markdown(nested).count("| raw_invoices |") == 2 * len(raw[1].outcomes)

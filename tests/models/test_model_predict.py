@@ -116,3 +116,48 @@ def test_a_failed_scoring_keeps_the_previous_rows(settings, warehouse):
 )
 def test_phrase(name, kind, value, expected):
     assert predict.phrase(name, kind, value) == expected
+
+
+def test_large_books_get_reasons_only_where_the_run_acts(settings, warehouse, monkeypatch):
+    train.train(settings, AS_OF)
+    monkeypatch.setattr(predict, "REASONS_FOR_ALL_ROWS", 10)  # pretend the book is large
+    con = connect(settings)
+    try:
+        # a message for the current step is already in the ledger for 100 debtors at a step,
+        # so today's run does not act on them (nor on debtors below the first step)
+        con.execute("create schema if not exists dunning")
+        from debtflow.flows.warehouse import ensure_schema
+
+        ensure_schema(con)
+        from debtflow.flows.dunning import load_ladder
+
+        ladder = load_ladder(settings)
+        first = min(s.min_days_past_due for s in ladder.steps)
+        everyone = con.execute(
+            "select debtor_id, oldest_overdue_invoice_id, max_days_past_due "
+            "from marts.debtor_features where overdue_balance > 0 order by debtor_id"
+        ).df()
+        at_step = int((everyone["max_days_past_due"] >= first).sum())
+        assert predict.acted_on(con, settings, everyone).sum() == at_step  # nothing planned yet
+        frame = everyone[everyone["max_days_past_due"] >= first].head(100)
+        mins = [s.min_days_past_due for s in ladder.steps]
+        names = [s.name for s in ladder.steps]
+        for r in frame.itertuples():
+            step = names[np.searchsorted(mins, r.max_days_past_due, side="right") - 1]
+            con.execute(
+                "insert into dunning.ledger (idempotency_key, as_of, debtor_id, invoice_id, step, "
+                "state) values (?, ?, ?, ?, ?, 'sent')",
+                [r.debtor_id + step, AS_OF, r.debtor_id, r.oldest_overdue_invoice_id, step],
+            )
+    finally:
+        con.close()
+    result = predict.score(settings, AS_OF)
+    assert result["rows_with_reasons"] == at_step - 100
+    rows = read_scores(settings)
+    done = set(frame["debtor_id"])
+    assert rows.loc[rows["debtor_id"].isin(done), "reason_codes"].isna().all()
+    acted = ~rows["debtor_id"].isin(done) & rows["debtor_id"].isin(
+        everyone.loc[everyone["max_days_past_due"] >= first, "debtor_id"]
+    )
+    assert rows.loc[acted, "reason_codes"].notna().all()
+    assert rows["p_collect_30d"].notna().all()  # every debtor is still scored and graded

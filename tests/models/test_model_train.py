@@ -37,7 +37,8 @@ def test_out_of_time_split_validates_on_the_latest_dates(settings, warehouse):
     meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
     window = meta["training_window"]
     assert window["valid_dates"] == [str(d) for d in SNAPSHOT_DATES[-2:]]
-    assert window["early_stop_dates"] == [str(SNAPSHOT_DATES[-3])]
+    assert window["calibration_dates"] == [str(SNAPSHOT_DATES[-3])]
+    assert window["early_stop_dates"] == [str(SNAPSHOT_DATES[-4])]  # never the calibration slice
     assert max(window["train_dates"]) < min(window["early_stop_dates"])
     assert meta["rows"]["valid"] == 1200
 
@@ -76,5 +77,5 @@ def test_training_window_follows_the_training_months_setting(home, warehouse, mo
     settings = get_settings()
     result = train.train(settings, AS_OF)
     meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
-    assert meta["training_window"]["train_dates"] == ["2025-04-01", "2025-05-01"]
+    assert meta["training_window"]["train_dates"] == ["2025-04-01"]  # stop 05-01, calib 06-01
     assert meta["rows"]["total"] == 5 * 600

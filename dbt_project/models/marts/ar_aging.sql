@@ -1,16 +1,20 @@
--- Open receivables at as_of by aging bucket per debtor type, country and currency.
+-- Open receivables at as_of by aging bucket per debtor segment, country and currency.
 with invoices as (
     select * from {{ ref('fct_invoices') }}
     where document_type = 'invoice' and open_amount > 0
 ),
 
 debtors as (
-    select debtor_id, debtor_type, country from {{ ref('dim_debtors') }}
+    select * from {{ ref('dim_debtors') }}
 ),
 
 bucketed as (
     select
         coalesce(debtors.debtor_type, 'unknown') as debtor_type,
+        coalesce(debtors.segment_tenure, 'unknown') as segment_tenure,
+        coalesce(debtors.segment_size, 'unknown') as segment_size,
+        coalesce(debtors.segment_acquisition, 'unknown') as segment_acquisition,
+        coalesce(debtors.segment_payer, 'unknown') as segment_payer,
         coalesce(debtors.country, 'unknown') as country,
         invoices.currency,
         invoices.open_amount,
@@ -27,6 +31,10 @@ bucketed as (
 final as (
     select
         debtor_type,
+        segment_tenure,
+        segment_size,
+        segment_acquisition,
+        segment_payer,
         country,
         currency,
         {%- for bucket, suffix in buckets %}
@@ -40,7 +48,7 @@ final as (
         cast(count(*) filter (where bucket <> 'current') as integer) as n_overdue_invoices,
         {{ as_of_date() }} as as_of
     from bucketed
-    group by debtor_type, country, currency
+    group by all
 )
 
 select * from final

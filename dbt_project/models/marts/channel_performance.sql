@@ -1,6 +1,8 @@
--- Contact outcomes per channel, dunning step and experiment variant, from events before
--- as_of; "paid within N days" counts contacted debtors with a payment in the N days after the
--- contact was sent (recent contacts have had less time to pay).
+-- Contact outcomes per channel, dunning step, experiment variant and debtor segment (one row
+-- per segment dimension: 'all', debtor_type, tenure, size, acquisition, payer; segments as of
+-- as_of), from events before as_of, with Wilson 95% intervals on every rate. "Paid within N
+-- days" counts contacted debtors with a payment in the N days after the contact was sent
+-- (recent contacts have had less time to pay).
 with events as (
     select * from {{ ref('stg_billing__contact_events') }}
     where occurred_date < {{ as_of_date() }}
@@ -9,6 +11,10 @@ with events as (
 payments as (
     select debtor_id, paid_at from {{ ref('stg_billing__payments') }}
     where paid_date < {{ as_of_date() }}
+),
+
+debtors as (
+    select * from {{ ref('dim_debtors') }}
 ),
 
 sends as (
@@ -45,20 +51,9 @@ debtor_outcomes as (
     group by all
 ),
 
-outcomes as (
+event_counts as (
     select
-        channel,
-        step,
-        variant,
-        count(*) as contacted_debtors,
-        count(*) filter (where paid_7d) as paid_7d_debtors,
-        count(*) filter (where paid_14d) as paid_14d_debtors
-    from debtor_outcomes
-    group by all
-),
-
-counts as (
-    select
+        debtor_id,
         channel,
         coalesce(step, 'none') as step,
         variant,
@@ -71,31 +66,60 @@ counts as (
     group by all
 ),
 
+per_debtor as (
+    select
+        event_counts.*,
+        coalesce(debtor_outcomes.debtor_id is not null, false) as contacted,
+        coalesce(debtor_outcomes.paid_7d, false) as paid_7d,
+        coalesce(debtor_outcomes.paid_14d, false) as paid_14d,
+        coalesce(debtors.segment_debtor_type, 'unknown') as segment_debtor_type,
+        coalesce(debtors.segment_tenure, 'unknown') as segment_tenure,
+        coalesce(debtors.segment_size, 'unknown') as segment_size,
+        coalesce(debtors.segment_acquisition, 'unknown') as segment_acquisition,
+        coalesce(debtors.segment_payer, 'unknown') as segment_payer
+    from event_counts
+    left join debtor_outcomes
+        on event_counts.debtor_id = debtor_outcomes.debtor_id
+        and event_counts.channel = debtor_outcomes.channel
+        and event_counts.step = debtor_outcomes.step
+        and event_counts.variant = debtor_outcomes.variant
+    left join debtors on event_counts.debtor_id = debtors.debtor_id
+),
+
+segmented as (
+    {{ unpivot_segments('per_debtor') }}
+),
+
+totals as (
+    select
+        channel,
+        step,
+        variant,
+        segment_dimension,
+        segment,
+        cast(sum(sent) as integer) as sent,
+        cast(sum(delivered) as integer) as delivered,
+        cast(sum(bounced) as integer) as bounced,
+        cast(sum(opened) as integer) as opened,
+        cast(sum(clicked) as integer) as clicked,
+        cast(count(*) filter (where contacted) as integer) as contacted_debtors,
+        cast(count(*) filter (where paid_7d) as integer) as paid_7d_debtors,
+        cast(count(*) filter (where paid_14d) as integer) as paid_14d_debtors
+    from segmented
+    group by all
+),
+
 final as (
     select
-        counts.channel,
-        counts.step,
-        counts.variant,
-        cast(counts.sent as integer) as sent,
-        cast(counts.delivered as integer) as delivered,
-        cast(counts.bounced as integer) as bounced,
-        cast(counts.opened as integer) as opened,
-        cast(counts.clicked as integer) as clicked,
-        cast(coalesce(outcomes.contacted_debtors, 0) as integer) as contacted_debtors,
-        cast(coalesce(outcomes.paid_7d_debtors, 0) as integer) as paid_7d_debtors,
-        cast(coalesce(outcomes.paid_14d_debtors, 0) as integer) as paid_14d_debtors,
-        counts.delivered / nullif(counts.sent, 0) as delivery_rate,
-        counts.bounced / nullif(counts.sent, 0) as bounce_rate,
-        counts.opened / nullif(counts.sent, 0) as open_rate,
-        counts.clicked / nullif(counts.sent, 0) as click_rate,
-        outcomes.paid_7d_debtors / nullif(outcomes.contacted_debtors, 0) as paid_7d_rate,
-        outcomes.paid_14d_debtors / nullif(outcomes.contacted_debtors, 0) as paid_14d_rate,
+        *,
+        {{ rate_with_interval('delivery_rate', 'least(delivered, sent)', 'sent') }},
+        {{ rate_with_interval('bounce_rate', 'least(bounced, sent)', 'sent') }},
+        {{ rate_with_interval('open_rate', 'least(opened, sent)', 'sent') }},
+        {{ rate_with_interval('click_rate', 'least(clicked, sent)', 'sent') }},
+        {{ rate_with_interval('paid_7d_rate', 'paid_7d_debtors', 'contacted_debtors') }},
+        {{ rate_with_interval('paid_14d_rate', 'paid_14d_debtors', 'contacted_debtors') }},
         {{ as_of_date() }} as as_of
-    from counts
-    left join outcomes
-        on counts.channel = outcomes.channel
-        and counts.step = outcomes.step
-        and counts.variant = outcomes.variant
+    from totals
 )
 
 select * from final

@@ -1,28 +1,122 @@
--- The same features at each month start in the `snapshot_months` months before as_of, for the
--- debtors overdue then, with label_collected_30d: every invoice overdue at the snapshot date was
--- fully paid within 30 days (payments dated before date + 30); null until that is observable.
+-- The debtor_features columns at each month start in the `snapshot_months` months before
+-- as_of, for the debtors overdue then, with label_collected_30d: every invoice overdue at the
+-- snapshot date D was fully settled within the cut-off D + 30 (null until D + 30 <= as_of).
+-- Incremental: a run computes only the month starts not built yet and those whose label has
+-- changed observability (observable now, or - in a back-fill for an earlier as_of - not yet);
+-- every date is computed within its own cut-off, so recomputing one gives the same features.
+-- Dates outside the window are deleted (post-hook), so the incremental table equals a full
+-- refresh for the same as_of.
+{{ config(
+    materialized='incremental',
+    unique_key=['as_of', 'debtor_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="delete from {{ this }} where as_of < " ~ snapshot_window_start()
+        ~ " or as_of >= " ~ as_of_date(),
+) }}
+
 with month_starts as (
     select cast(month_start as date) as as_of
     from range(
-        date_trunc('month', {{ as_of_date() }} - 1)
-            - to_months({{ var('snapshot_months', 12) }} - 1),
+        {{ snapshot_window_start() }},
         date_trunc('month', {{ as_of_date() }} - 1) + interval 1 day,
         interval 1 month
     ) as months (month_start)
 ),
 
-features as (
-    {{ debtor_features('month_starts', with_label=true) }}
+{% if is_incremental() %}
+built as (
+    select
+        as_of,
+        bool_or(label_collected_30d is null) as unlabelled,
+        bool_or(label_collected_30d is not null) as labelled
+    from {{ this }}
+    group by as_of
+),
+{% endif %}
+
+snapshot_dates as (
+    select month_starts.as_of
+    from month_starts
+    {%- if is_incremental() %}
+    left join built on month_starts.as_of = built.as_of
+    where built.as_of is null
+        or (built.unlabelled and month_starts.as_of + 30 <= {{ as_of_date() }})
+        or (built.labelled and month_starts.as_of + 30 > {{ as_of_date() }})
+    {%- endif %}
+),
+
+candidates as (
+    -- debtors that can be overdue at the date: an invoice due before it that the run's own
+    -- allocation had not settled by then (a superset: allocating within the date's cut-off
+    -- only ever settles more of the overdue invoices)
+    select distinct snapshot_dates.as_of, invoices.debtor_id
+    from snapshot_dates
+    inner join {{ ref('int_invoices_settled') }} as invoices
+        on invoices.issue_date < snapshot_dates.as_of
+        and invoices.due_date < snapshot_dates.as_of
+        and invoices.document_type = 'invoice'
+        and (invoices.paid_date is null or invoices.paid_date >= snapshot_dates.as_of)
+),
+
+snapshot_allocations as materialized (
+    {{ allocate_payments('snapshot_dates', 'candidates') }}
+),
+
+snapshot_settled as materialized (
+    {{ settle_invoices('snapshot_dates', 'snapshot_allocations', 'candidates') }}
+),
+
+snapshot_episodes as (
+    {{ overdue_episodes('snapshot_settled') }}
+),
+
+features as materialized (
+    {{ debtor_features(
+        'snapshot_dates', 'snapshot_allocations', 'snapshot_settled', 'snapshot_episodes',
+        'candidates',
+    ) }}
+),
+
+overdue_then as (
+    select as_of, debtor_id, invoice_id
+    from snapshot_settled
+    where document_type = 'invoice' and open_amount > 0 and due_date < as_of
+),
+
+label_scope as (
+    -- the debtors overdue at a date, again at date + 30 once that is observable
+    select distinct as_of + 30 as as_of, debtor_id
+    from overdue_then
+    where as_of + 30 <= {{ as_of_date() }}
+),
+
+label_allocations as materialized (
+    {{ allocate_payments('label_scope', 'label_scope') }}
+),
+
+label_settled as (
+    {{ settle_invoices('label_scope', 'label_allocations', 'label_scope') }}
+),
+
+labels as (
+    select
+        overdue_then.as_of,
+        overdue_then.debtor_id,
+        cast(bool_and(later.paid_date is not null) as integer) as label_collected_30d
+    from overdue_then
+    inner join label_settled as later
+        on later.as_of = overdue_then.as_of + 30
+        and later.invoice_id = overdue_then.invoice_id
+    group by all
 ),
 
 final as (
-    select
-        * exclude (overdue_paid_by_d30),
-        case
-            when as_of + 30 <= {{ as_of_date() }} then cast(overdue_paid_by_d30 as integer)
-        end as label_collected_30d
+    select features.*, labels.label_collected_30d
     from features
-    where overdue_balance > 0
+    left join labels
+        on features.as_of = labels.as_of and features.debtor_id = labels.debtor_id
+    where features.overdue_balance > 0
 )
 
 select * from final

@@ -1,10 +1,16 @@
--- Point-in-time features of every debtor known at the run's as_of (what scoring reads).
+-- Point-in-time features of every debtor known at the run's as_of (what scoring reads), from
+-- the allocation, settlement and episodes the intermediate models computed within as_of.
 with as_of_dates as (
     select {{ as_of_date() }} as as_of
 ),
 
 features as (
-    {{ debtor_features('as_of_dates') }}
+    {{ debtor_features(
+        'as_of_dates',
+        ref('int_payments_allocated'),
+        ref('int_invoices_settled'),
+        ref('int_overdue_episodes_merged'),
+    ) }}
 ),
 
 final as (

@@ -21,9 +21,32 @@ invoice_profile as (
     group by debtor_id
 ),
 
+contact_quality as (
+    -- bounces after the newest customer version (a corrected address is valid again) and the
+    -- last response of any kind, before as_of
+    select
+        events.debtor_id,
+        bool_or(events.channel = 'email' and events.event_type = 'bounced'
+            and events.occurred_at >= customers.updated_at) as email_bounced,
+        bool_or(events.channel = 'sms' and events.event_type = 'bounced'
+            and events.occurred_at >= customers.updated_at) as sms_bounced,
+        max(events.occurred_date) filter (
+            where events.event_type in (
+                'opened', 'clicked', 'replied', 'call_connected', 'promise_to_pay'
+            )
+        ) as last_response_date
+    from {{ ref('stg_billing__contact_events') }} as events
+    inner join customers on events.debtor_id = customers.debtor_id
+    where events.occurred_date < {{ as_of_date() }}
+    group by events.debtor_id
+),
+
 profiled as (
     select
         customers.*,
+        coalesce(contact_quality.email_bounced, false) as email_bounced,
+        coalesce(contact_quality.sms_bounced, false) as sms_bounced,
+        contact_quality.last_response_date,
         coalesce(invoice_profile.n_invoices, 0) as n_invoices,
         invoice_profile.avg_invoice_amount,
         coalesce(invoice_profile.n_paid_late_12m, 0) as n_paid_late_12m,
@@ -31,6 +54,7 @@ profiled as (
             as type_median_invoice_amount
     from customers
     left join invoice_profile on customers.debtor_id = invoice_profile.debtor_id
+    left join contact_quality on customers.debtor_id = contact_quality.debtor_id
 ),
 
 final as (
@@ -44,6 +68,11 @@ final as (
         paperless,
         has_email,
         has_mobile,
+        email_bounced,
+        sms_bounced,
+        has_email and not email_bounced as has_valid_email,
+        has_mobile and not sms_bounced as has_valid_mobile,
+        last_response_date,
         n_invoices,
         cast(avg_invoice_amount as decimal(18, 2)) as avg_invoice_amount,
         debtor_type as segment_debtor_type,

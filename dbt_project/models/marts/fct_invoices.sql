@@ -1,30 +1,48 @@
--- One row per invoice or credit note issued before as_of, with its state at as_of: what had
--- been allocated to it by payments dated before as_of, what is open and how late it is.
+-- One row per invoice or credit note issued before as_of, with its state at as_of: what
+-- payments and credit notes dated before as_of settled (int_invoices_settled), what is open,
+-- how late it is, and its collection status.
 with invoices as (
     select * from {{ ref('int_invoices_settled') }}
-    where issue_date < {{ as_of_date() }}
 ),
 
-allocations as (
-    select invoice_id, sum(allocated_amount) as allocated_amount
-    from {{ ref('int_payments_allocated') }}
-    where invoice_id is not null and paid_date < {{ as_of_date() }}
-    group by invoice_id
+plans_at as (
+    -- debtors whose newest plan version before as_of is active
+    select debtor_id
+    from {{ ref('stg_billing__payment_plan_versions') }}
+    where cast(updated_at as date) < {{ as_of_date() }}
+    qualify row_number() over (partition by plan_id order by updated_at desc) = 1
+        and status = 'active'
+),
+
+agency_handovers as (
+    -- invoices handed to a collection agency: an 'agency' step sent for the invoice, or for
+    -- the debtor without an invoice id (then every invoice overdue at that moment)
+    select debtor_id, invoice_id, min(occurred_date) as handed_over_date
+    from {{ ref('stg_billing__contact_events') }}
+    where step = 'agency'
+        and event_type = 'sent'
+        and occurred_date < {{ as_of_date() }}
+    group by all
 ),
 
 state as (
     select
         invoices.*,
-        {{ as_of_date() }} as as_of,
-        coalesce(allocations.allocated_amount, 0) as allocated_at_as_of,
-        coalesce(invoices.dispute_date < {{ as_of_date() }}, false) as is_disputed,
-        case when invoices.paid_date < {{ as_of_date() }} then invoices.paid_date end as paid_at_as_of,
-        case
-            when invoices.document_type = 'credit_note' then 0
-            else greatest(invoices.amount - coalesce(allocations.allocated_amount, 0), 0)
-        end as open_at_as_of
+        coalesce(invoices.dispute_date < invoices.as_of, false) as is_disputed,
+        invoices.debtor_id in (select debtor_id from plans_at) as is_in_plan,
+        exists (
+            select 1
+            from agency_handovers
+            where agency_handovers.debtor_id = invoices.debtor_id
+                and (
+                    agency_handovers.invoice_id = invoices.invoice_id
+                    or (
+                        agency_handovers.invoice_id is null
+                        and agency_handovers.handed_over_date > invoices.due_date
+                    )
+                )
+        ) as is_with_agency
     from invoices
-    left join allocations on invoices.invoice_id = allocations.invoice_id
 ),
 
 final as (
@@ -37,23 +55,28 @@ final as (
         amount,
         currency,
         is_disputed as disputed,
-        {{ to_money('allocated_at_as_of') }} as allocated_amount,
-        {{ to_money('open_at_as_of') }} as open_amount,
+        paid_amount,
+        credited_amount,
+        allocated_amount,
+        open_amount,
         cast(
-            case when open_at_as_of > 0 and due_date < as_of then datediff('day', due_date, as_of)
+            case when open_amount > 0 and due_date < as_of then datediff('day', due_date, as_of)
             else 0 end as integer
         ) as days_past_due,
         case
             when document_type = 'credit_note' then 'credit_note'
-            when open_at_as_of = 0 then 'paid'
+            when open_amount = 0 then 'paid'
             when is_disputed then 'disputed'
-            when allocated_at_as_of > 0 then 'partially_paid'
+            when is_in_plan then 'in_plan'
+            when is_with_agency then 'with_agency'
+            when allocated_amount > 0 then 'partially_paid'
             else 'open'
         end as status,
-        paid_at_as_of as paid_date,
+        paid_date,
+        cast(datediff('day', issue_date, paid_date) as integer) as days_to_settle,
         case
             when document_type = 'credit_note' then null
-            when paid_at_as_of is not null then paid_at_as_of > due_date
+            when paid_date is not null then paid_date > due_date
             when due_date < as_of then true
         end as paid_late,
         as_of

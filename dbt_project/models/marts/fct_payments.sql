@@ -1,5 +1,5 @@
 -- One row per payment received before as_of, with how it was allocated: to invoices (by
--- invoice_id, reference or oldest first) and what stayed unallocated as credit.
+-- invoice_id, reference or oldest first) and what stayed unallocated as the debtor's credit.
 with payments as (
     select * from {{ ref('stg_billing__payments') }}
     where paid_date < {{ as_of_date() }}
@@ -14,7 +14,7 @@ allocations as (
         count(invoice_id) as n_invoices,
         arg_min(allocation_method, share_number) as allocation_method
     from {{ ref('int_payments_allocated') }}
-    where paid_date < {{ as_of_date() }}
+    where source = 'payment'
     group by payment_id
 ),
 

@@ -1,0 +1,124 @@
+"""Both models train and score on a small landing zone that has only customers, invoices and
+payments (real extracts often lack the optional files): a tiny simulated world with the other
+files deleted from its batches before ingest. Also drives `debtflow advise-terms` and
+`debtflow models list|show|promote` on it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from debtflow.flows.warehouse import connect
+
+pytestmark = pytest.mark.slow
+
+AS_OF = date(2026, 11, 20)
+REQUIRED = {"customers", "invoices", "payments"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("tiny") / "home"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DEBTFLOW_HOME", str(home))
+    mp.delenv("DEBTFLOW_LANDING_URL", raising=False)
+    from debtflow.flows import ingest, transform
+    from debtflow.flows.settings import get_settings
+    from debtflow.flows.simulation import simulate
+    from debtflow.models import late_payment, predict, train
+
+    simulate(120, 24, 5, home, AS_OF, 1)
+    removed = 0
+    for f in (home / "landing").rglob("*"):
+        if f.is_file() and f.name.split(".")[0] not in REQUIRED:
+            f.unlink()
+            removed += 1
+    assert removed, "the simulator wrote no optional files to remove"
+    settings = get_settings()
+    ingest.ingest(settings, AS_OF)
+    transform.build(settings, AS_OF)
+    results = {
+        "collectability": train.train(settings, AS_OF, home / "truth"),
+        "late_payment": late_payment.train_model(settings, AS_OF, home / "truth"),
+    }
+    results["score"] = predict.score(settings, AS_OF)
+    results["late_score"] = late_payment.score(settings, AS_OF)
+    yield home, settings, results
+    mp.undo()
+
+
+def test_landing_had_only_the_required_files(tiny):
+    home, settings, _ = tiny
+    names = {f.name.split(".")[0] for f in (home / "landing").rglob("*") if f.is_file()}
+    assert names <= REQUIRED
+    with connect(settings) as con:
+        invoices = con.execute("select count(*) from raw.invoices").fetchone()[0]
+        assert con.execute("select count(*) from raw.contact_events").fetchone() == (0,)
+    assert 1_000 < invoices < 5_000
+
+
+@pytest.mark.parametrize("model", ["collectability", "late_payment"])
+def test_both_models_train_and_write_their_metrics(tiny, model):
+    _, settings, results = tiny
+    from debtflow.models import registry
+
+    result = results[model]
+    metrics = registry.load_metrics(settings, result["version"], model)
+    assert {"roc_auc", "pr_auc", "brier", "log_loss", "n_train", "n_valid"} <= set(metrics)
+    assert {"oracle_roc_auc", "oracle_brier"} <= set(metrics)
+    assert metrics["n_valid"] > 0 and result["promoted"]
+    report = (registry.root(settings, model) / result["version"] / "report.html").read_text()
+    assert report.count("<img") >= 2
+
+
+def test_scores_are_written_for_both_models(tiny):
+    _, settings, results = tiny
+    with connect(settings) as con:
+        n_debtors = con.execute(
+            "select count(*) from ml.debtor_scores where as_of = ?", [AS_OF]
+        ).fetchone()[0]
+        late = con.execute(
+            "select count(*), min(due_date), min(p_late), max(p_late) "
+            "from ml.invoice_late_scores where as_of = ?",
+            [AS_OF],
+        ).fetchone()
+    assert n_debtors == results["score"]["rows"] > 0
+    assert late[0] == results["late_score"]["rows"] > 0
+    assert late[1] >= AS_OF  # not yet due
+    assert 0 < late[2] <= late[3] < 1
+    assert "score_psi" in results["score"]["drift"]
+
+
+def test_advise_terms_command(tiny, capsys):
+    home, _, _ = tiny
+    from debtflow.flows.cli import main
+
+    assert main(["advise-terms", "--as-of", str(AS_OF)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["debtors"] >= 100
+    assert sum(out["advice"].values()) == out["debtors"]
+    for totals in out["expected_loss_by_currency"].values():
+        assert totals["expected_loss_avoided"] >= 0
+    assert Path(out["path"]).exists()
+
+
+def test_models_commands(tiny, capsys):
+    _, settings, results = tiny
+    from debtflow.flows.cli import main
+    from debtflow.models import registry, train
+
+    second = train.train(settings, AS_OF - timedelta(days=1))["version"]
+    capsys.readouterr()
+    assert main(["models", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert results["collectability"]["version"] in listed and second in listed
+    assert main(["models", "promote", results["collectability"]["version"]]) == 0
+    assert registry.champion_version(settings) == results["collectability"]["version"]
+    capsys.readouterr()
+    assert main(["models", "show", "--model", "late_payment"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["champion"] and shown["model"] == "late_payment"
+    assert main(["models", "promote", "20990101T000000-deadbeef"]) == 1
