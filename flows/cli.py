@@ -184,7 +184,7 @@ def cmd_tape(args):
 def cmd_run(args):
     from debtflow.flows.daily_flow import daily
 
-    _print(daily(_as_of(args)))
+    _print(daily(_as_of(args), force=args.force))
 
 
 @command("backfill")
@@ -284,7 +284,11 @@ def parser() -> argparse.ArgumentParser:
     as_of(tape_sub.add_parser("build", help="Write the sale tape and its manifest for a date."))
     s = add("run", "Run a flow.")
     run_sub = s.add_subparsers(dest="flow", required=True, metavar="FLOW")
-    as_of(run_sub.add_parser("daily", help="ingest -> validate -> transform -> score -> dunning"))
+    s = run_sub.add_parser("daily", help="ingest -> validate -> transform -> score -> dunning")
+    as_of(s)
+    s.add_argument(
+        "--force", action="store_true", help="rebuild and rescore even if the inputs are unchanged"
+    )
     s = add("backfill", "Run the daily flow for each date in a range; skips dates already done.")
     s.add_argument("--from", dest="start", type=iso, required=True, help="first date YYYY-MM-DD")
     s.add_argument("--to", dest="end", type=iso, required=True, help="last date (inclusive)")

@@ -74,7 +74,7 @@ def print_summary(settings, as_of, counts, metrics, result, manifest, timings) -
                 f"  {name:<24} {m['roc_auc']:>8.3f} ({m.get('oracle_roc_auc') or float('nan'):.3f})"
                 f" {m['brier']:>10.4f} ({m.get('oracle_brier') or float('nan'):.4f})"
             )
-    planned = result["dunning"]["planned"]
+    planned = result["stages"]["dunning"]["planned"]
     print(f"  dunning messages planned today          {planned['planned_total']:>12,}")
     print(f"  tape                                    {manifest['path']}")
     print(line)

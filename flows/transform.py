@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from debtflow.flows import stage_cache
 from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings
 from debtflow.flows.warehouse import connect
@@ -110,6 +111,7 @@ def build(
     """Run `dbt build` for `as_of`; return {unique_id: {status, seconds, rows}} per node."""
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
+    stage_cache.forget(settings, "transform")  # the marts are about to change
     with _environment(_dbt_env(settings)):
         try:
             outcome = dbtRunner().invoke(build_args(settings, as_of, select, full_refresh))

@@ -21,6 +21,7 @@ DEBTOR_SCORES = f"{ML}.debtor_scores"
 INVOICE_LATE_SCORES = f"{ML}.invoice_late_scores"
 LEDGER = f"{DUNNING}.ledger"
 RUN_LOG = f"{OPS}.run_log"
+STAGE_LOG = f"{OPS}.stage_log"
 
 OWN_TABLES = {
     LOAD_LOG: """
@@ -50,6 +51,9 @@ OWN_TABLES = {
         as_of DATE NOT NULL, flow VARCHAR NOT NULL, status VARCHAR NOT NULL,
         started_at TIMESTAMP, finished_at TIMESTAMP, message VARCHAR,
         PRIMARY KEY (as_of, flow)""",
+    STAGE_LOG: """
+        stage VARCHAR PRIMARY KEY, as_of DATE, input_key VARCHAR, status VARCHAR,
+        recorded_at TIMESTAMP, result VARCHAR""",
 }
 
 

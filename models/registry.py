@@ -204,6 +204,11 @@ def summary(settings: Settings, name: str = NAME) -> list[dict]:
     return rows
 
 
+def report_path(settings: Settings, version: str, name: str = NAME) -> Path:
+    """The version's HTML evaluation report (plots and metrics)."""
+    return root(settings, name) / version / REPORT
+
+
 def show(settings: Settings, version: str | None = None, name: str = NAME) -> dict:
     """Metadata (without the bulky drift bins) and headline metrics of a version."""
     version = version or champion_version(settings, name)
@@ -215,7 +220,7 @@ def show(settings: Settings, version: str | None = None, name: str = NAME) -> di
     return {
         "champion": version == champion_version(settings, name),
         "path": str(root(settings, name) / version),
-        "report": str(root(settings, name) / version / REPORT),
+        "report": str(report_path(settings, version, name)),
         **{k: v for k, v in meta.items() if k not in skip},
         "n_features": len(meta.get("features", {}).get("columns", [])),
         "metrics": {k: v for k, v in metrics.items() if not isinstance(v, list | dict)},

@@ -62,9 +62,12 @@ def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness)
     second = daily(AS_OF)
     assert counts(world) == after_first
     assert sorted(p.name for p in (world / "outbox").rglob("*.txt")) == outbox_files
-    assert first["dunning"]["planned"]["planned_total"] > 0
-    assert second["dunning"]["planned"]["planned_total"] == 0
-    assert second["dunning"]["sent"]["sent"] == 0
+    assert first["cached"] == [] and second["cached"] == ["transform", "score"]
+    third = daily(AS_OF, force=True)  # rebuilt and rescored for real: still nothing changes
+    assert third["cached"] == [] and counts(world) == after_first
+    assert first["stages"]["dunning"]["planned"]["planned_total"] > 0
+    assert second["stages"]["dunning"]["planned"]["planned_total"] == 0
+    assert second["stages"]["dunning"]["sent"]["sent"] == 0
 
     with connect() as con:
         keys, distinct = con.execute(
@@ -82,6 +85,37 @@ def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness)
         assert scored == overdue > 0
         for table in ("raw.invoices", "marts.debtor_features", "ml.debtor_scores"):
             assert after_first[table] > 0
+        assert con.execute("select as_of, flow, status from ops.run_log").fetchall() == [
+            (AS_OF, "daily", "completed")
+        ]
+
+
+def test_each_run_publishes_its_summary_as_an_artifact(world: Path, harness) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["daily-run"]))
+        )
+    assert len(runs) == 3  # the three runs of the test above
+    first = min(runs, key=lambda a: a.created).data
+    with connect() as con:
+        planned = con.execute(
+            "select step, channel, count(*) from dunning.ledger where as_of = ? group by 1, 2",
+            [AS_OF],
+        ).fetchall()
+        scored, version = con.execute(
+            "select count(*), any_value(model_version) from ml.debtor_scores where as_of = ?",
+            [AS_OF],
+        ).fetchone()
+    assert first.startswith(f"## Daily run {AS_OF}: completed")
+    for step, channel, n in planned:
+        assert f"| {step} | {channel} | {n:,} |" in first
+    assert "| score | " in first and f"{scored:,} debtors scored" in first
+    assert f"| collectability | {version} | {scored:,} |" in first
+    assert "| transform (cached) |" in sorted(runs, key=lambda a: a.created)[1].data
+    assert "report.html" in first and "@" not in first  # links, and no e-mail addresses
 
 
 def test_every_landed_row_is_loaded_or_quarantined(world: Path, harness) -> None:

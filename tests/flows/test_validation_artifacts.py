@@ -33,10 +33,12 @@ def published(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict
 
 
 def test_raw_summary_is_published_with_warnings_and_the_docs_link(published, home):
-    summary = daily_flow.validate_raw_stage.fn([BATCH])
+    digest = daily_flow.validate_raw_stage.fn([BATCH])
     (artifact,) = published
     assert artifact["key"] == "validation-raw"
-    assert artifact["markdown"] == summary
+    summary = artifact["markdown"]
+    assert digest["suites"] > 0 and digest["warnings"] == 1
+    assert digest["blocking_failures"] == 0
     assert "### Raw batches: passed" in summary and "warnings: 1." in summary
     assert "| warning | warn | 1 |" in summary
     index = home.resolve() / "reports" / "data_docs" / "index.html"
@@ -79,15 +81,15 @@ def test_the_artifact_is_stored_by_prefect(home: Path):
         ensure_schema(con)
 
     @flow
-    def gate() -> str:
+    def gate() -> dict:
         return daily_flow.validate_raw_stage([BATCH])
 
     with prefect_test_harness(server_startup_timeout=90):
-        summary = gate()
+        digest = gate()
         with get_client(sync_client=True) as client:
             (artifact,) = client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["validation-raw"]))
             )
     assert artifact.type == "markdown"
-    assert artifact.data == summary
-    assert "(no rows to validate)" in summary
+    assert digest["rows"] == 0 and digest["blocking_failures"] == 0
+    assert "(no rows to validate)" in artifact.data
