@@ -73,26 +73,27 @@ def staged_types(con: duckdb.DuckDBPyConnection) -> row_checks.Staged:
 def check_and_load(con, table: str, dialect: Dialect, lineage: list) -> None:
     """Check `_staged` rows, insert the good ones into raw.<table>; leaves `_checked` behind.
 
-    `lineage` is (_batch_id, _source_file, _loaded_at) for the inserted rows.
+    `_checked` holds only the flagged rows (`_row`, `_problem` and the staged columns): the good
+    rows go from `_staged` straight into raw, so a large clean file is never copied into a
+    temporary table. Checks run in order: the contract, duplicates among the rows that pass it,
+    then debtors not known yet. `lineage` is (_batch_id, _source_file, _loaded_at).
     """
     spec, staged = TABLES[table], staged_types(con)
     con.execute(
-        f"create or replace temp table _checked as select _row, "
-        f"{row_checks.problem(spec, dialect, staged)} as _problem, * exclude (_row) from _staged"
+        "create or replace temp table _checked as select * from (select _row, "
+        f"{row_checks.problem(spec, dialect, staged)} as _problem, * exclude (_row) "
+        "from _staged) where _problem is not null"
     )
     if con.execute(row_checks.has_duplicates(spec, staged)).fetchone()[0]:
-        con.execute(
-            "create or replace temp table _checked as select * replace "
-            f"({row_checks.duplicate(spec, staged)} as _problem) from _checked"
-        )
+        con.execute(f"insert into _checked by name {row_checks.duplicates(spec, staged)}")
     held = row_checks.unknown_debtor(spec, staged)
     if held:
-        con.execute(held)
+        con.execute(f"insert into _checked by name {held}")
     cols = ", ".join(f'"{c}"' for c in spec.column_names)
     values = ", ".join(row_checks.typed(c, dialect, staged) for c in spec.columns)
     con.execute(
         f"insert into {RAW}.{table} ({cols}, _batch_id, _source_file, _loaded_at) "
-        f"select {values}, ?, ?, ? from _checked where _problem is null",
+        f"select {values}, ?, ?, ? from {row_checks.GOOD}",
         lineage,
     )
 
@@ -119,7 +120,7 @@ def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, wor
         f"insert into {QUARANTINE} select ?, ?, ?, _row, null, _problem.column, _problem.reason, "
         f"{_record_sql(spec.column_names + extra)}, "
         f"case when _problem.reason = ? then 'held' else 'quarantined' end, ?, null "
-        "from _checked where _problem is not null order by _row",
+        "from _checked order by _row",
         [batch.batch_id, f.name, f.table, row_checks.HELD_REASON, now],
     )
     con.execute(
@@ -127,11 +128,11 @@ def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, wor
         "'quarantined', ?, null from _unreadable order by line",
         [batch.batch_id, f.name, f.table, now],
     )
-    good, bad, held = con.execute(
-        "select count(*) filter (where _problem is null), count(*) filter (where _problem is not null), "
-        "count(*) filter (where _problem.reason = ?) from _checked",
+    bad, held = con.execute(
+        "select count(*), count(*) filter (where _problem.reason = ?) from _checked",
         [row_checks.HELD_REASON],
     ).fetchone()
+    good = con.execute("select count(*) from _staged").fetchone()[0] - bad
     unreadable = con.execute("select count(*) from _unreadable").fetchone()[0]
     result.rows_read = good + bad + unreadable
     result.rows_loaded, result.rows_quarantined, result.rows_held = good, bad + unreadable, held
@@ -165,16 +166,15 @@ def release_held(con: duckdb.DuckDBPyConnection, where: str = "status = 'held'")
         dialect = Dialect(**json.loads(dialect_json))
         check_and_load(con, table, dialect, [batch_id, file_name, now])
         released += con.execute(
-            f"update {QUARANTINE} q set status = 'released', released_at = ? from _checked c "
-            "where q.batch_id = ? and q.file_name = ? and q.row_number = c._row "
-            "and c._problem is null",
+            f"update {QUARANTINE} q set status = 'released', released_at = ? "
+            f"from (select _row from {row_checks.GOOD}) g "
+            "where q.batch_id = ? and q.file_name = ? and q.row_number = g._row",
             [now, batch_id, file_name],
         ).fetchone()[0]
         con.execute(
             f"update {QUARANTINE} q set column_name = c._problem.column, reason = c._problem.reason, "
             "status = case when c._problem.reason = ? then 'held' else 'quarantined' end "
-            "from _checked c where q.batch_id = ? and q.file_name = ? and q.row_number = c._row "
-            "and c._problem is not null",
+            "from _checked c where q.batch_id = ? and q.file_name = ? and q.row_number = c._row",
             [row_checks.HELD_REASON, batch_id, file_name],
         )
     return released

@@ -77,29 +77,36 @@ def _identity(spec: Table, staged: Staged) -> list[str]:
     return [value(spec.column(c), staged) for c in (*spec.key, *version)]
 
 
+# The staged rows that no check has flagged yet (`_checked` holds only the flagged ones); ends in
+# a WHERE clause, so further conditions follow with AND.
+GOOD = "_staged s where not exists (select 1 from _checked c where c._row = s._row)"
+
+
 def has_duplicates(spec: Table, staged: Staged) -> str:
-    """SQL counting good rows whose key (and version) repeats within the file."""
+    """SQL: is any key (and version) repeated among the good rows of the file?"""
     ident = ", ".join(_identity(spec, staged))
-    return f"select count(*) - count(distinct ({ident})) from _checked where _problem is null"
+    return f"select exists (select 1 from {GOOD} group by {ident} having count(*) > 1)"
 
 
-def duplicate(spec: Table, staged: Staged) -> str:
-    """For good rows: the same key (and version) seen earlier in the same file."""
+def duplicates(spec: Table, staged: Staged) -> str:
+    """SQL: the good rows whose key (and version) was seen earlier in the same file, flagged."""
     partition = ", ".join(_identity(spec, staged))
-    first = f"min(case when _problem is null then _row end) over (partition by {partition})"
-    reason = "'duplicate key in this file: same as row ' || " + first
+    reason = "'duplicate key in this file: same as row ' || _first"
     return (
-        f"case when _problem is null and _row <> {first} "
-        f"then {{'column': '{spec.key[0]}', 'reason': {reason}}} else _problem end"
+        f"select _row, {{'column': '{spec.key[0]}', 'reason': {reason}}} as _problem, "
+        f"* exclude (_row, _first) from (select *, min(_row) over (partition by {partition}) "
+        f"as _first from {GOOD}) where _row <> _first"
     )
 
 
 def unknown_debtor(spec: Table, staged: Staged) -> str | None:
-    """Rows referring to a debtor that no loaded batch has brought yet (held, not rejected)."""
+    """SQL: good rows referring to a debtor that no loaded batch has brought yet (held, not
+    rejected), flagged."""
     if "debtor_id" not in spec.references:
         return None
     debtor = value(spec.column("debtor_id"), staged)
     return (
-        f"update _checked set _problem = {{'column': 'debtor_id', 'reason': '{HELD_REASON}'}} "
-        f"where _problem is null and {debtor} not in (select debtor_id from raw.customers)"
+        f"select _row, {{'column': 'debtor_id', 'reason': '{HELD_REASON}'}} as _problem, "
+        f"* exclude (_row) from {GOOD} "
+        f"and {debtor} not in (select debtor_id from raw.customers)"
     )
