@@ -74,6 +74,22 @@ def test_both_models_train_and_write_their_metrics(tiny, model):
     assert report.count("<img") >= 2
 
 
+def test_late_payment_features_include_the_book_context(tiny):
+    _, settings, results = tiny
+    from debtflow.models import registry
+
+    meta = registry.load(settings, results["late_payment"]["version"], "late_payment").metadata
+    new = {"book_late_rate_30d", "excess_late", "late_vs_book", "has_direct_debit"}
+    assert new <= set(meta["features"]["columns"])
+    with connect(settings) as con:
+        low, high, bad = con.execute(
+            "select min(book_late_rate_30d), max(book_late_rate_30d), "
+            "count(*) filter (where max_days_late < 0 or avg_days_late_when_late < 1) "
+            "from marts.invoice_late_snapshots"
+        ).fetchone()
+    assert 0 <= low <= high <= 1 and bad == 0
+
+
 def test_scores_are_written_for_both_models(tiny):
     _, settings, results = tiny
     with connect(settings) as con:

@@ -79,3 +79,29 @@ def test_training_window_follows_the_training_months_setting(home, warehouse, mo
     meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
     assert meta["training_window"]["train_dates"] == ["2025-04-01"]  # stop 05-01, calib 06-01
     assert meta["rows"]["total"] == 5 * 600
+
+
+def test_large_fit_slices_are_bagged_and_the_parameters_recorded(settings, warehouse, monkeypatch):
+    assert "bagging_fraction" not in train.effective_params(train.BAG_MAX_ROWS)
+    big = train.effective_params(4 * train.BAG_MAX_ROWS)
+    assert big["bagging_fraction"] == 0.25 and big["bagging_freq"] == 1
+    monkeypatch.setattr(train, "BAG_MAX_ROWS", 1000)  # the fit slice here is 4 x 600 rows
+    result = train.train(settings, AS_OF)
+    meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
+    assert meta["parameters"]["bagging_fraction"] == round(1000 / 2400, 4)
+    assert result["metrics"]["roc_auc"] > 0.75
+    assert set(result["phases"]) == {"read", "features", "fit", "backtest", "register"}
+
+
+def test_the_benchmark_world_has_the_real_width_and_trains(settings, tmp_path):
+    from synthetic_marts import SCALE_FEATURES, build_scale_warehouse
+
+    dates = [date(2025, m, 1) for m in range(1, 9)]
+    rows = build_scale_warehouse(settings, 4000, dates, tmp_path / train.TRUTH_FILE, ceil=True)
+    assert rows == 8 * 500
+    result = train.train(settings, AS_OF, tmp_path)
+    meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
+    balances = ["overdue_balance", "open_balance"]
+    assert meta["features"]["columns"] == balances + [name for name, _ in SCALE_FEATURES]
+    m = result["metrics"]
+    assert m["oracle_rows_matched"] == m["n_valid"] and m["roc_auc"] > 0.65

@@ -1,9 +1,11 @@
 -- One row per invoice issued in the `snapshot_months` months before as_of (month starts), with
 -- what was known about its debtor at the start of its issue date (only events dated before it):
 -- punctuality on earlier invoices, overdue state, past episodes, direct debit, bureau and
--- customer data; and label_paid_late (not fully paid by the end of its due date), null until
--- the due date has passed. The late-payment model trains on the labelled rows and scores the
--- open, not yet due ones.
+-- customer data; the book-wide lateness of the 30 days of due dates before it (a shock such as
+-- a stress period shows there first, and a debtor late mostly while the whole book was late is
+-- less of a risk than one late in calm times); and label_paid_late (not fully paid by the end
+-- of its due date), null until the due date has passed. The late-payment model trains on the
+-- labelled rows and scores the open, not yet due ones.
 with invoices as (
     select * from {{ ref('int_invoices_settled') }}
     where document_type = 'invoice'
@@ -17,11 +19,29 @@ window_invoices as (
         - to_months({{ var('snapshot_months', 12) }} - 1)
 ),
 
+book_due as (
+    -- book-wide: share of the invoices due in the 30 days up to each due date not paid by then
+    select
+        due_date,
+        sum(n_late) over w / sum(n_due) over w as book_late_rate_30d
+    from (
+        select
+            due_date,
+            count(*) as n_due,
+            count(*) filter (where paid_date is null or paid_date > due_date) as n_late
+        from invoices
+        group by due_date
+    )
+    window w as (order by due_date range between interval 29 days preceding and current row)
+),
+
 due_axis as (
     -- per due date: invoices falling due and how many of them were not paid by then
     select
         debtor_id,
         due_date,
+        -- lateness the book's rate at the time would have predicted
+        sum(sum(book.book_late_rate_30d)) over w as expected_late,
         sum(count(*)) over w as n_due,
         sum(count(*) filter (where paid_date is null or paid_date > due_date)) over w as n_late,
         sum(count(*) filter (where paid_date is null or paid_date > due_date)) over (
@@ -36,6 +56,7 @@ due_axis as (
         max(case when count(*) filter (where paid_date is null or paid_date > due_date) > 0
             then due_date end) over w as last_late_due_date
     from invoices
+    inner join book_due as book using (due_date)
     group by debtor_id, due_date
     window w as (partition by debtor_id order by due_date rows unbounded preceding)
 ),
@@ -46,7 +67,9 @@ paid_axis as (
         paid_date,
         sum(count(*)) over w as n_paid,
         sum(sum(greatest(datediff('day', due_date, paid_date), 0))) over w as days_late_total,
-        sum(sum(datediff('day', issue_date, paid_date))) over w as days_to_pay_total
+        sum(sum(datediff('day', issue_date, paid_date))) over w as days_to_pay_total,
+        sum(count(*) filter (where paid_date > due_date)) over w as n_paid_late,
+        max(max(greatest(datediff('day', due_date, paid_date), 0))) over w as max_days_late
     from invoices
     where paid_date is not null
     group by debtor_id, paid_date
@@ -106,6 +129,8 @@ at_issue as (
         customer.customer_since,
         report.bureau_score,
         report.registered_debts,
+        book.book_late_rate_30d,
+        coalesce(due.expected_late, 0) as expected_late,
         coalesce(due.n_due, 0) as n_due,
         coalesce(due.n_late, 0) as n_late,
         coalesce(due.n_late_last3, 0) as n_late_last3,
@@ -115,6 +140,8 @@ at_issue as (
         coalesce(paid.n_paid, 0) as n_paid,
         paid.days_late_total,
         paid.days_to_pay_total,
+        coalesce(paid.n_paid_late, 0) as n_paid_late,
+        paid.max_days_late,
         coalesce(resolved.n_resolved, 0) as n_resolved,
         coalesce(payment.n_payments, 0) as n_payments,
         coalesce(payment.n_direct_debit, 0) as n_direct_debit,
@@ -127,6 +154,8 @@ at_issue as (
     asof left join {{ ref('stg_billing__credit_reports') }} as report
         on inv.debtor_id = report.debtor_id
         and cast(inv.issue_date as timestamp) > report.reported_at
+    asof left join book_due as book
+        on inv.issue_date > book.due_date
     asof left join due_axis as due
         on inv.debtor_id = due.debtor_id and inv.issue_date > due.due_date
     asof left join paid_axis as paid
@@ -169,12 +198,20 @@ final as (
         -- shrunk towards the book's usual lateness when a debtor has few invoices
         cast((n_late + 0.5) / (n_due + 2.0) as double) as late_rate_smoothed,
         cast(n_late_last3 as integer) as n_late_last3,
+        book_late_rate_30d,
+        -- the debtor's lateness against what the book's lateness at the time predicted
+        cast(n_late - expected_late as double) as excess_late,
+        cast((n_late + 0.5) / (expected_late + 0.5) as double) as late_vs_book,
         cast(datediff('day', last_late_due_date, issue_date) as integer)
             as days_since_last_late,
         cast(days_late_total as double) / nullif(n_paid, 0) as avg_days_late,
         cast(days_to_pay_total as double) / nullif(n_paid, 0) as avg_days_to_pay,
+        -- how late when late: forgetting (days) differs from not paying (months)
+        cast(days_late_total as double) / nullif(n_paid_late, 0) as avg_days_late_when_late,
+        cast(max_days_late as integer) as max_days_late,
         cast(n_due - n_resolved as integer) as n_overdue_at_issue,
         cast(n_direct_debit as double) / nullif(n_payments, 0) as direct_debit_share,
+        n_direct_debit > 0 as has_direct_debit,
         cast(n_closed_episodes as integer) as n_closed_episodes,
         cast(closed_episode_days as double) / nullif(n_closed_episodes, 0) as avg_episode_days,
         case
