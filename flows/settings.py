@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         None, description="URL that receives failure alerts as a JSON POST (Slack, Teams, ...)."
     )
+    dask_address: str = Field(
+        "",
+        description="Score on Dask through prefect-dask: empty = in this process; 'local' = a "
+        "LocalCluster of threads on this machine; 'tcp://host:8786' = an existing scheduler "
+        "(its workers need debtflow installed).",
+    )
+    dask_partition_rows: int = Field(
+        250_000, gt=0, description="Debtors per scoring partition (one Prefect task) on Dask."
+    )
 
     @cached_property
     def root(self) -> Path:

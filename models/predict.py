@@ -278,21 +278,27 @@ def acted_on(con: duckdb.DuckDBPyConnection, settings: Settings, frame: pd.DataF
     return needs
 
 
-def reasons_for(
-    model: registry.Model, X: pd.DataFrame, which: np.ndarray, p: np.ndarray
-) -> tuple[list[str | None], int]:
-    """JSON reason codes for the selected rows (None for the others) and how many are exact.
+def reason_plan(
+    model: registry.Model, which: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers that get exact reason codes and those that get the additive lookup.
 
     Exact contributions for up to EXACT_REASONS_BUDGET rows, the least collectable first (they
-    get the firmest messages); the additive lookup for the rest, if the model has one."""
-    out: list[str | None] = [None] * len(X)
+    get the firmest messages); the additive lookup for the rest, if the model has one. A choice
+    over the whole population: on Dask it is made once, by the driver."""
     idx = np.flatnonzero(which)
-    table = model.metadata.get("approx_contrib")
-    if table and len(idx) > EXACT_REASONS_BUDGET:
+    if model.metadata.get("approx_contrib") and len(idx) > EXACT_REASONS_BUDGET:
         idx = idx[np.argsort(p[idx], kind="stable")]
-        exact, approx = idx[:EXACT_REASONS_BUDGET], idx[EXACT_REASONS_BUDGET:]
-    else:
-        exact, approx = idx, idx[:0]
+        return idx[:EXACT_REASONS_BUDGET], idx[EXACT_REASONS_BUDGET:]
+    return idx, idx[:0]
+
+
+def explain(
+    model: registry.Model, X: pd.DataFrame, exact: np.ndarray, approx: np.ndarray
+) -> list[str | None]:
+    """JSON reason codes for the rows numbered in exact / approx, None for the others (each
+    row's codes depend on that row alone, so a partition gets the same codes as the whole)."""
+    out: list[str | None] = [None] * len(X)
     for rows, method in ((exact, "exact"), (approx, "approx")):
         if not len(rows):
             continue
@@ -300,10 +306,18 @@ def reasons_for(
         if method == "exact":
             contrib = np.asarray(model.booster.predict(sub, pred_contrib=True))
         else:
-            contrib = approx_contrib(table, sub, model.spec)
+            contrib = approx_contrib(model.metadata["approx_contrib"], sub, model.spec)
         for i, r in zip(rows, reason_codes(contrib, sub, model.spec), strict=True):
             out[i] = json.dumps(r)
-    return out, len(exact)
+    return out
+
+
+def reasons_for(
+    model: registry.Model, X: pd.DataFrame, which: np.ndarray, p: np.ndarray
+) -> tuple[list[str | None], int]:
+    """JSON reason codes for the selected rows (None for the others) and how many are exact."""
+    exact, approx = reason_plan(model, which, p)
+    return explain(model, X, exact, approx), len(exact)
 
 
 def replace_rows(
@@ -351,17 +365,27 @@ def score(
     try:
         ensure_schema(con)
         frame = features.read_scoring(con, as_of)
-        X = features.to_matrix(frame, model.spec)
-        p = predict_proba(model, X) if len(X) else np.zeros(0)
         t_reasons = time.perf_counter()
-        if reasons == "all" or (reasons == "auto" and len(X) <= REASONS_FOR_ALL_ROWS):
-            which = np.ones(len(X), dtype=bool)
+        if reasons == "all" or (reasons == "auto" and len(frame) <= REASONS_FOR_ALL_ROWS):
+            which = np.ones(len(frame), dtype=bool)
         elif reasons in ("auto", "acted_on"):
             which = acted_on(con, settings, frame)
         else:
-            which = np.zeros(len(X), dtype=bool)
-        codes, n_exact = reasons_for(model, X, which, p)
+            which = np.zeros(len(frame), dtype=bool)
         t_reasons = time.perf_counter() - t_reasons
+        on_dask = None
+        if settings.dask_address and len(frame):
+            from debtflow.models import dask_scoring  # imports Prefect: only when asked for
+
+            X, p, codes, on_dask = dask_scoring.score(settings, model, frame, which)
+            n_exact = on_dask.pop("rows_with_exact_reasons")
+            t_reasons += on_dask["seconds_reasons"]
+        else:
+            X = features.to_matrix(frame, model.spec)
+            p = predict_proba(model, X) if len(X) else np.zeros(0)
+            started_reasons = time.perf_counter()
+            codes, n_exact = reasons_for(model, X, which, p)
+            t_reasons += time.perf_counter() - started_reasons
         grades = grade(p)
         scored_at = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
         scores = pd.DataFrame(
@@ -384,7 +408,7 @@ def score(
     finally:
         if own:
             con.close()
-    return {
+    result = {
         "as_of": str(as_of),
         "model_version": model.version,
         "rows": len(scores),
@@ -396,3 +420,6 @@ def score(
         "seconds": round(time.perf_counter() - started, 2),
         "seconds_reasons": round(t_reasons, 2),
     }
+    if on_dask is not None:
+        result["dask"] = on_dask
+    return result
