@@ -27,11 +27,11 @@ with alloc_dates as (
 
 alloc_invoices as (
     select alloc_dates.as_of, documents.*
-    from alloc_dates
+    from {{ scoped_dates('alloc_dates', debtors_relation) }} as alloc_dates
     inner join {{ ref('stg_billing__invoices') }} as documents
         on documents.issue_date < alloc_dates.as_of
         and documents.document_type = 'invoice'
-    {{ in_scope(debtors_relation, 'alloc_dates', 'documents') }}
+        {{- in_scope(debtors_relation, 'alloc_dates', 'documents') }}
 ),
 
 alloc_credits as (
@@ -45,10 +45,10 @@ alloc_credits as (
         payments.reference,
         payments.paid_at,
         payments.amount
-    from alloc_dates
+    from {{ scoped_dates('alloc_dates', debtors_relation) }} as alloc_dates
     inner join {{ ref('stg_billing__payments') }} as payments
         on cast(payments.paid_at as date) < alloc_dates.as_of
-    {{ in_scope(debtors_relation, 'alloc_dates', 'payments') }}
+        {{- in_scope(debtors_relation, 'alloc_dates', 'payments') }}
     union all
     select
         alloc_dates.as_of,
@@ -59,11 +59,11 @@ alloc_credits as (
         null,
         cast(notes.issue_date as timestamp),
         notes.amount
-    from alloc_dates
+    from {{ scoped_dates('alloc_dates', debtors_relation) }} as alloc_dates
     inner join {{ ref('stg_billing__invoices') }} as notes
         on notes.issue_date < alloc_dates.as_of
         and notes.document_type = 'credit_note'
-    {{ in_scope(debtors_relation, 'alloc_dates', 'notes') }}
+        {{- in_scope(debtors_relation, 'alloc_dates', 'notes') }}
 ),
 
 alloc_matched as (

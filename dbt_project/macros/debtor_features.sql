@@ -57,9 +57,10 @@ first_seen as (
 
 spine as (
     select dates.as_of, first_seen.debtor_id, cast(dates.as_of as timestamp) as as_of_ts
-    from dates
-    inner join first_seen on first_seen.seen_at < cast(dates.as_of as timestamp)
-    {{ in_scope(debtors_relation, 'dates', 'first_seen') }}
+    from {{ scoped_dates('dates', debtors_relation) }} as dates
+    inner join first_seen
+        on first_seen.seen_at < cast(dates.as_of as timestamp)
+        {{- in_scope(debtors_relation, 'dates', 'first_seen') }}
 ),
 
 open_at as (

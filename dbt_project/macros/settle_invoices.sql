@@ -11,10 +11,10 @@ with settle_dates as (
 
 settle_documents as (
     select settle_dates.as_of, documents.*
-    from settle_dates
+    from {{ scoped_dates('settle_dates', debtors_relation) }} as settle_dates
     inner join {{ ref('stg_billing__invoices') }} as documents
         on documents.issue_date < settle_dates.as_of
-    {{ in_scope(debtors_relation, 'settle_dates', 'documents') }}
+        {{- in_scope(debtors_relation, 'settle_dates', 'documents') }}
 ),
 
 settle_running as (

@@ -3,6 +3,8 @@
 -- lasted, direct-debit use and lifetime responses per channel. The collectability model joins
 -- it to debtor_feature_snapshots / debtor_features on (debtor_id, as_of). Only debtors in an
 -- open overdue episode at the date (the ones the model scores) get a row.
+-- closed, payments and contacts are computed only for those (as_of, debtor_id) pairs: the
+-- rows of every debtor at every date would be 13 x all payments.
 with dates as (
     select cast(month_start as date) as as_of
     from range(
@@ -24,21 +26,6 @@ episodes as (
     from {{ ref('int_overdue_episodes_merged') }}
 ),
 
-closed as (
-    select
-        dates.as_of,
-        episodes.debtor_id,
-        count(*) as n_closed_episodes,
-        sum(episodes.episode_days) as closed_episode_days,
-        avg(episodes.episode_days) as avg_episode_days,
-        avg(cast(episodes.episode_days <= 30 as integer)) as share_episodes_closed_30d,
-        arg_max(episodes.episode_days, episodes.episode_end) as last_episode_days,
-        datediff('day', max(episodes.episode_end), dates.as_of) as days_since_last_episode
-    from dates
-    inner join episodes on episodes.episode_end < dates.as_of
-    group by 1, 2
-),
-
 current_episode as (
     select
         dates.as_of,
@@ -51,6 +38,22 @@ current_episode as (
     group by 1, 2
 ),
 
+closed as (
+    select
+        dates.as_of,
+        episodes.debtor_id,
+        count(*) as n_closed_episodes,
+        sum(episodes.episode_days) as closed_episode_days,
+        avg(episodes.episode_days) as avg_episode_days,
+        avg(cast(episodes.episode_days <= 30 as integer)) as share_episodes_closed_30d,
+        arg_max(episodes.episode_days, episodes.episode_end) as last_episode_days,
+        datediff('day', max(episodes.episode_end), dates.as_of) as days_since_last_episode
+    from current_episode as dates
+    inner join episodes
+        on episodes.debtor_id = dates.debtor_id and episodes.episode_end < dates.as_of
+    group by 1, 2
+),
+
 payments as (
     select
         dates.as_of,
@@ -58,9 +61,9 @@ payments as (
         count(*) as n_payments,
         avg(cast(payments.method = 'direct_debit' as integer)) as direct_debit_share,
         avg(cast(payments.method = 'agency' as integer)) as agency_payment_share
-    from dates
+    from current_episode as dates
     inner join {{ ref('stg_billing__payments') }} as payments
-        on payments.paid_date < dates.as_of
+        on payments.debtor_id = dates.debtor_id and payments.paid_date < dates.as_of
     group by 1, 2
 ),
 
@@ -78,9 +81,9 @@ contacts as (
         count(*) filter (where events.event_type = 'bounced') as n_bounces,
         count(*) filter (where events.event_type = 'call_connected') as n_calls_connected,
         count(*) filter (where events.event_type = 'promise_to_pay') as n_promises_to_pay
-    from dates
+    from current_episode as dates
     inner join {{ ref('stg_billing__contact_events') }} as events
-        on events.occurred_date < dates.as_of
+        on events.debtor_id = dates.debtor_id and events.occurred_date < dates.as_of
     group by 1, 2
 ),
 

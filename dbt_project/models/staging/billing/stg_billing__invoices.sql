@@ -4,11 +4,7 @@ with source as (
 ),
 
 latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by invoice_id order by updated_at desc, _batch_id desc, _loaded_at desc
-    ) = 1
+    {{ latest_version('source', 'invoice_id', 'updated_at desc, _batch_id desc, _loaded_at desc') }}
 ),
 
 final as (

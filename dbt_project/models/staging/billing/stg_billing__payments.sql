@@ -4,11 +4,7 @@ with source as (
 ),
 
 latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by payment_id order by _batch_id desc, _loaded_at desc
-    ) = 1
+    {{ latest_version('source', 'payment_id', '_batch_id desc, _loaded_at desc') }}
 ),
 
 final as (
