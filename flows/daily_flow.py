@@ -123,11 +123,7 @@ def score_stage(as_of: date, transform_key: str, force: bool = False) -> dict:
 
 @task(name="dunning", timeout_seconds=3600)
 def dunning_stage(as_of: date) -> dict:
-    settings = get_settings()
-    with session(settings) as con:
-        planned = dunning.plan(con, settings, as_of)
-        sent = dunning.send_outbox(con, settings, as_of)
-    return {"planned": planned, "sent": sent}
+    return dunning.plan_and_send(get_settings(), as_of)
 
 
 @task(name="publish", timeout_seconds=1800)

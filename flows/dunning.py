@@ -24,7 +24,7 @@ import yaml
 
 from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import DEBTOR_SCORES, LEDGER
+from debtflow.flows.warehouse import DEBTOR_SCORES, LEDGER, session
 
 DEFAULT_LADDER = Path(__file__).with_name("dunning_ladder.yml")
 FEATURES = "marts.debtor_features"
@@ -307,6 +307,14 @@ def send_outbox(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date)
         "by_channel": dict(by_channel),
         "outbox_dir": str(settings.outbox_dir / as_of.isoformat()),
     }
+
+
+def plan_and_send(settings: Settings, as_of: date) -> dict:
+    """The day's dunning: plan into the ledger, then send what is planned (both idempotent)."""
+    with session(settings) as con:
+        planned = plan(con, settings, as_of)
+        sent = send_outbox(con, settings, as_of)
+    return {"planned": planned, "sent": sent}
 
 
 def _utcnow() -> datetime:

@@ -13,16 +13,11 @@ from prefect import flow, task
 
 from debtflow.flows import dunning
 from debtflow.flows.settings import get_settings
-from debtflow.flows.warehouse import session
 
 
 @task(name="dunning-send", timeout_seconds=1800)
 def send_stage(as_of: date) -> dict:
-    settings = get_settings()
-    with session(settings) as con:
-        planned = dunning.plan(con, settings, as_of)
-        sent = dunning.send_outbox(con, settings, as_of)
-    return {"planned": planned, "sent": sent}
+    return dunning.plan_and_send(get_settings(), as_of)
 
 
 @flow(name="dunning-send", log_prints=True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+STAGES = ("ingest", "validate_raw", "transform", "validate_marts", "score", "dunning", "publish")
+
 
 def ingest_digest(results: list) -> dict:
     files = [f for r in results for f in r.files]
@@ -83,9 +85,6 @@ def _stage_rows(s: dict, seconds: dict[str, float], cached: set[str]) -> list[st
         line.replace(" |", " (cached) |", 1) if name in cached else line
         for name, line in zip(STAGES, lines, strict=True)
     ]
-
-
-STAGES = ("ingest", "validate_raw", "transform", "validate_marts", "score", "dunning", "publish")
 
 
 def _model_rows(score: dict) -> list[str]:
