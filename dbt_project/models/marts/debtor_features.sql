@@ -7,9 +7,9 @@ with as_of_dates as (
 features as (
     {{ debtor_features(
         'as_of_dates',
-        ref('int_payments_allocated'),
-        ref('int_invoices_settled'),
-        ref('int_overdue_episodes_merged'),
+        at_as_of(ref('int_payments_allocated')),
+        at_as_of(ref('int_invoices_settled')),
+        at_as_of(ref('int_overdue_episodes_merged')),
     ) }}
 ),
 

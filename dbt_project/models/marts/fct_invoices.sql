@@ -2,7 +2,7 @@
 -- payments and credit notes dated before as_of settled (int_invoices_settled), what is open,
 -- how late it is, and its collection status.
 with invoices as (
-    select * from {{ ref('int_invoices_settled') }}
+    select * from {{ at_as_of(ref('int_invoices_settled')) }}
 ),
 
 plans_at as (

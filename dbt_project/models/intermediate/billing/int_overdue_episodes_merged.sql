@@ -1,10 +1,28 @@
 -- Overdue episodes per debtor up to as_of (macro overdue_episodes over int_invoices_settled).
-with episodes as (
-    {{ overdue_episodes(ref('int_invoices_settled')) }}
+-- Incremental per debtor like the settlement it reads (incremental_debtors.sql).
+-- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (changed_debtors)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ forget_changed_debtors() }}",
+    post_hook="{{ record_build() }}",
+) }}
+{%- set previous = previous_build() %}
+
+with settled as (
+    select * from {{ at_as_of(ref('int_invoices_settled')) }}
+    {%- if previous %}
+    where debtor_id in (select debtor_id from ({{ changed_debtors(previous) }}))
+    {%- endif %}
+),
+
+episodes as (
+    {{ overdue_episodes('settled') }}
 ),
 
 final as (
-    select * from episodes
+    select * exclude (as_of) from episodes
 )
 
 select * from final

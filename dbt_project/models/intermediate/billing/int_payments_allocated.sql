@@ -1,16 +1,33 @@
 -- Payments and credit notes allocated to invoices within the cut-off of the run's as_of
 -- (macro allocate_payments: invoice id, else reference, else oldest open invoice first;
--- the rest is the debtor's credit balance).
+-- the rest is the debtor's credit balance). Incremental per debtor (incremental_debtors.sql):
+-- a daily build reallocates only the debtors whose payments or documents changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ forget_changed_debtors() }}",
+    post_hook="{{ record_build() }}",
+) }}
+{%- set previous = previous_build() %}
+
 with as_of_dates as (
     select {{ as_of_date() }} as as_of
 ),
 
+{%- if previous %}
+
+changed as (
+    {{ changed_debtors(previous) }}
+),
+{%- endif %}
+
 allocations as (
-    {{ allocate_payments('as_of_dates') }}
+    {{ allocate_payments('as_of_dates', 'changed' if previous) }}
 ),
 
 final as (
-    select * from allocations
+    select * exclude (as_of) from allocations
 )
 
 select * from final

@@ -1,6 +1,8 @@
 -- The newest version of each contact event (the later batch wins).
+{{ config(unique_key='event_id') }}
 with source as (
     select * from {{ source('billing', 'contact_events') }}
+    {{- new_versions_only(source('billing', 'contact_events'), 'event_id') }}
 ),
 
 latest as (
@@ -19,7 +21,8 @@ final as (
         lower(step) as step,
         campaign,
         coalesce(nullif(variant, ''), 'none') as variant,
-        _batch_id as batch_id
+        _batch_id as batch_id,
+        _loaded_at as loaded_at
     from latest
 )
 

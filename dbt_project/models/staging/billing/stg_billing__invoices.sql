@@ -1,6 +1,8 @@
 -- The newest version of each invoice or credit note (by updated_at, then batch).
+{{ config(unique_key='invoice_id') }}
 with source as (
     select * from {{ source('billing', 'invoices') }}
+    {{- new_versions_only(source('billing', 'invoices'), 'invoice_id') }}
 ),
 
 latest as (
@@ -20,7 +22,8 @@ final as (
         coalesce(disputed, false) as disputed,
         dispute_opened_at,
         updated_at,
-        _batch_id as batch_id
+        _batch_id as batch_id,
+        _loaded_at as loaded_at
     from latest
 )
 

@@ -1,6 +1,8 @@
 -- The newest version of each payment (payments carry no updated_at: the later batch wins).
+{{ config(unique_key='payment_id') }}
 with source as (
     select * from {{ source('billing', 'payments') }}
+    {{- new_versions_only(source('billing', 'payments'), 'payment_id') }}
 ),
 
 latest as (
@@ -18,7 +20,8 @@ final as (
         upper(currency) as currency,
         lower(method) as method,
         nullif(trim(reference), '') as reference,
-        _batch_id as batch_id
+        _batch_id as batch_id,
+        _loaded_at as loaded_at
     from latest
 )
 

@@ -1,0 +1,98 @@
+{#-
+    Daily builds recompute the intermediate models (allocation, settlement, overdue episodes)
+    only for the debtors whose result can have changed since the model's previous build: those
+    with an invoice, credit note or payment loaded since then (and every debtor an earlier
+    version of those rows named: a restated document may move to another debtor), and those
+    with a document or payment whose issue, due or payment date lies between the previous and
+    this build's as_of (inside one cut-off, not the other; either direction, so a back-fill for
+    an earlier date is exact too). Allocation is per debtor, so every other debtor's rows are
+    unchanged. The tables hold no as_of column: consumers read them through at_as_of().
+
+    intermediate.build_state (created on-run-start) holds per model the as_of and the newest
+    _loaded_at of its last build, and how many debtors that build recomputed; without a row (first build, --full-refresh, an upgrade) the
+    model is rebuilt for every debtor.
+-#}
+
+{% macro build_state_table() %}intermediate.build_state{% endmacro %}
+
+{#- {as_of, loaded_through} of this model's last incremental-path build, or none. -#}
+{% macro previous_build() %}
+    {#- unit tests render models with no relation (this is none): always the full path -#}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select strftime(as_of, '%Y-%m-%d'), strftime(loaded_through, '%Y-%m-%d %H:%M:%S.%f') "
+        ~ "from " ~ build_state_table() ~ " where model = '" ~ this.identifier ~ "'"
+    ) -%}
+    {%- if rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return({'as_of': rows[0][0], 'loaded_through': rows[0][1]}) }}
+{% endmacro %}
+
+{#- (as_of, debtor_id) pairs to recompute: the changed debtors, or every debtor without `previous`. -#}
+{% macro changed_debtors(previous) %}
+    {%- set lo = "least(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
+    {%- set hi = "greatest(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
+    select distinct {{ as_of_date() }} as as_of, debtor_id
+    from (
+    {%- if previous %}
+        {%- for table, key in [('invoices', 'invoice_id'), ('payments', 'payment_id')] %}
+        select debtor_id from {{ source('billing', table) }}
+        where {{ key }} in (
+            select {{ key }} from {{ source('billing', table) }}
+            where _loaded_at > timestamp '{{ previous.loaded_through }}'
+        )
+        union all
+        {%- endfor %}
+        select debtor_id from {{ ref('stg_billing__invoices') }}
+        where (issue_date >= {{ lo }} and issue_date < {{ hi }})
+            or (due_date >= {{ lo }} and due_date < {{ hi }})
+        union all
+        select debtor_id from {{ ref('stg_billing__payments') }}
+        where paid_date >= {{ lo }} and paid_date < {{ hi }}
+    {%- else %}
+        select debtor_id from {{ ref('stg_billing__invoices') }}
+        union all
+        select debtor_id from {{ ref('stg_billing__payments') }}
+    {%- endif %}
+    )
+{% endmacro %}
+
+{#- pre-hook: drop the rows about to be recomputed (all of them without a previous build). -#}
+{% macro forget_changed_debtors() %}
+    {%- if this is not none and is_incremental() -%}
+        {%- set previous = previous_build() -%}
+        delete from {{ this }}
+        {%- if previous %}
+        where debtor_id in (select debtor_id from ({{ changed_debtors(previous) }}))
+        {%- endif %}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{% endmacro %}
+
+{#- post-hook: this build's as_of and the newest row it saw, for the next build, and how many
+    debtors it recomputed (null: all of them). -#}
+{% macro record_build() %}
+    {%- set previous = previous_build() -%}
+    insert or replace into {{ build_state_table() }}
+    select
+        '{{ this.identifier }}',
+        {{ as_of_date() }},
+        greatest(
+            (select max(_loaded_at) from {{ source('billing', 'invoices') }}),
+            (select max(_loaded_at) from {{ source('billing', 'payments') }})
+        ),
+        {%- if previous %}
+        (select count(*) from ({{ changed_debtors(previous) }}))
+        {%- else %}
+        null
+        {%- endif %}
+{% endmacro %}
+
+{#- An intermediate table read as of the run's date: the as_of column the macros join on. -#}
+{% macro at_as_of(relation) -%}
+    (select {{ as_of_date() }} as as_of, * from {{ relation }})
+{%- endmacro %}
