@@ -9,10 +9,11 @@
     unchanged. The tables hold no as_of column: consumers read them through at_as_of().
 
     intermediate.build_state (created on-run-start) holds per model the as_of and the newest
-    _loaded_at of its last build, and how many debtors that build recomputed; without a row (first build, --full-refresh, an upgrade) the
-    model is rebuilt for every debtor. The changed set depends only on the loaded data and the
-    dates, not on the upstream model's record, so a build that failed half-way is caught up by
-    the next one; a hand-picked `--select` of a downstream model alone is not (use a full build).
+    _loaded_at of its last build, and how many debtors that build recomputed; without a row
+    (first build, --full-refresh, an upgrade) the model is rebuilt for every debtor. The changed
+    set depends only on the loaded data and the dates, not on the upstream model's record, so a
+    build that failed half-way is caught up by the next one; a hand-picked `--select` of a
+    downstream model alone is not (use a full build).
 -#}
 
 {% macro build_state_table() %}intermediate.build_state{% endmacro %}
