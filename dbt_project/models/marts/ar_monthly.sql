@@ -26,29 +26,51 @@ currencies as (
     select distinct currency from invoices
 ),
 
+steps as (
+    -- the month boundaries (month starts) each amount counts at: an invoice is receivable from
+    -- the first boundary after its issue date and current (not yet due) until the first one
+    -- after its due date; a share takes its amount off from the first boundary after it was
+    -- applied, and off the current part until the first one after its invoice's due date
+    select
+        currency,
+        amount,
+        cast(date_trunc('month', issue_date) + interval 1 month as date) as counts_from,
+        cast(date_trunc('month', due_date) + interval 1 month as date) as overdue_from
+    from invoices
+    where document_type = 'invoice'
+    union all
+    select
+        currency,
+        -allocated_amount,
+        cast(date_trunc('month', applied_date) + interval 1 month as date),
+        cast(date_trunc('month', due_date) + interval 1 month as date)
+    from shares
+),
+
+balance_changes as (
+    -- the balance at a boundary is the running sum of these changes (group-bys, not a scan of
+    -- every document per boundary)
+    select currency, counts_from as boundary, amount as receivables,
+        case when counts_from < overdue_from then amount else 0 end as current_receivables
+    from steps
+    union all
+    select currency, overdue_from, 0, -amount
+    from steps
+    where counts_from < overdue_from
+),
+
 balances as (
     select
         boundaries.boundary,
         currencies.currency,
-        coalesce((
-            select sum(amount) from invoices
-            where invoices.currency = currencies.currency and document_type = 'invoice'
-                and issue_date < boundaries.boundary
-        ), 0) - coalesce((
-            select sum(allocated_amount) from shares
-            where shares.currency = currencies.currency and applied_date < boundaries.boundary
-        ), 0) as receivables,
-        coalesce((
-            select sum(amount) from invoices
-            where invoices.currency = currencies.currency and document_type = 'invoice'
-                and issue_date < boundaries.boundary and due_date >= boundaries.boundary
-        ), 0) - coalesce((
-            select sum(allocated_amount) from shares
-            where shares.currency = currencies.currency and applied_date < boundaries.boundary
-                and due_date >= boundaries.boundary
-        ), 0) as current_receivables
+        coalesce(sum(sum(changes.receivables)) over w, 0) as receivables,
+        coalesce(sum(sum(changes.current_receivables)) over w, 0) as current_receivables
     from boundaries
     cross join currencies
+    left join balance_changes as changes
+        on changes.currency = currencies.currency and changes.boundary = boundaries.boundary
+    group by boundaries.boundary, currencies.currency
+    window w as (partition by currencies.currency order by boundaries.boundary)
 ),
 
 flows as (

@@ -30,19 +30,17 @@ state as (
         invoices.*,
         coalesce(invoices.dispute_date < invoices.as_of, false) as is_disputed,
         invoices.debtor_id in (select debtor_id from plans_at) as is_in_plan,
-        exists (
-            select 1
-            from agency_handovers
-            where agency_handovers.debtor_id = invoices.debtor_id
-                and (
-                    agency_handovers.invoice_id = invoices.invoice_id
-                    or (
-                        agency_handovers.invoice_id is null
-                        and agency_handovers.handed_over_date > invoices.due_date
-                    )
-                )
-        ) as is_with_agency
+        by_invoice.invoice_id is not null
+            or coalesce(by_debtor.handed_over_date > invoices.due_date, false) as is_with_agency
     from invoices
+    -- two equi-joins (one handover row per debtor and invoice, or per debtor without one), not
+    -- an OR inside a correlated EXISTS
+    left join agency_handovers as by_invoice
+        on by_invoice.debtor_id = invoices.debtor_id
+        and by_invoice.invoice_id = invoices.invoice_id
+    left join agency_handovers as by_debtor
+        on by_debtor.debtor_id = invoices.debtor_id
+        and by_debtor.invoice_id is null
 ),
 
 final as (
