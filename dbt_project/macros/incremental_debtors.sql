@@ -81,6 +81,7 @@
 {% macro record_build() %}
     {%- set previous = previous_build() -%}
     insert or replace into {{ build_state_table() }}
+        (model, as_of, loaded_through, debtors_recomputed)
     select
         '{{ this.identifier }}',
         {{ as_of_date() }},

@@ -2,7 +2,8 @@
 -- as_of, for the debtors overdue then, with label_collected_30d: every invoice overdue at the
 -- snapshot date D was fully settled within the cut-off D + 30 (null until D + 30 <= as_of).
 -- Incremental: a run computes only the month starts not built yet and those whose label has
--- changed observability (observable now, or - in a back-fill for an earlier as_of - not yet);
+-- changed observability (observable now, or - in a back-fill for an earlier as_of - not yet),
+-- a few at a time (macro pending_snapshot_dates);
 -- every date is computed within its own cut-off, so recomputing one gives the same features.
 -- Dates outside the window are deleted (post-hook), so the incremental table equals a full
 -- refresh for the same as_of.
@@ -11,39 +12,21 @@
     unique_key=['as_of', 'debtor_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where as_of < " ~ snapshot_window_start()
-        ~ " or as_of >= " ~ as_of_date(),
+    post_hook=[
+        "delete from {{ this }} where as_of < " ~ snapshot_window_start()
+            ~ " or as_of >= " ~ as_of_date(),
+        "{{ record_pending_snapshot_dates() }}",
+    ],
 ) }}
 
-with month_starts as (
-    select cast(month_start as date) as as_of
-    from range(
-        {{ snapshot_window_start() }},
-        date_trunc('month', {{ as_of_date() }} - 1) + interval 1 day,
-        interval 1 month
-    ) as months (month_start)
-),
-
-{% if is_incremental() %}
-built as (
-    select
-        as_of,
-        bool_or(label_collected_30d is null) as unlabelled,
-        bool_or(label_collected_30d is not null) as labelled
-    from {{ this }}
-    group by as_of
-),
-{% endif %}
-
-snapshot_dates as (
-    select month_starts.as_of
-    from month_starts
-    {%- if is_incremental() %}
-    left join built on month_starts.as_of = built.as_of
-    where built.as_of is null
-        or (built.unlabelled and month_starts.as_of + 30 <= {{ as_of_date() }})
-        or (built.labelled and month_starts.as_of + 30 > {{ as_of_date() }})
-    {%- endif %}
+with snapshot_dates as (
+    -- at most `snapshot_dates_per_build` dates per build, oldest first: each date reallocates
+    -- every candidate's history, and all twelve at once spill tens of GB at 1M debtors;
+    -- flows/transform.py builds this model again while dates are pending
+    select as_of
+    from ({{ pending_snapshot_dates(this if is_incremental()) }})
+    order by as_of
+    limit {{ var('snapshot_dates_per_build', 2) }}
 ),
 
 candidates as (
