@@ -18,10 +18,12 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from debtflow.flows import stage_cache
 from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import connect
+from debtflow.flows.warehouse import RAW, connect
 
 FAILED = {"error", "fail", "runtime error"}
 
@@ -69,16 +71,23 @@ def _release_dbt_connection() -> None:
 
 
 def build_args(
-    settings: Settings, as_of: date, select: str | None = None, full_refresh: bool = False
+    settings: Settings,
+    as_of: date,
+    select: str | None = None,
+    full_refresh: bool = False,
+    snapshot_dates: int | None = None,
 ) -> list[str]:
     project = str(settings.dbt_project_dir)
+    dbt_vars = {"as_of": as_of.isoformat(), "snapshot_months": settings.training_months}
+    if snapshot_dates:
+        dbt_vars["snapshot_dates_per_build"] = snapshot_dates
     args = [
         "build",
         "--project-dir", project,
         "--profiles-dir", project,
         "--target-path", str(settings.dbt_target_dir),
         "--log-path", str(settings.root / "dbt" / "logs"),
-        "--vars", json.dumps({"as_of": as_of.isoformat(), "snapshot_months": settings.training_months}),
+        "--vars", json.dumps(dbt_vars),
         "--log-level", "warn",
         "--log-level-file", "info",
     ]  # fmt: skip
@@ -106,6 +115,21 @@ def _row_counts(settings: Settings, results: list) -> dict[str, int]:
 
 
 SNAPSHOTS_NODE = "model.debtflow.debtor_feature_snapshots"
+# (debtor, date) pairs one snapshot query may reallocate: each month start recomputes every
+# overdue debtor's history, and 12 dates x 1M debtors at once spilled more than 60 GB
+SNAPSHOT_DEBTOR_DATES = 2_000_000
+
+
+def _snapshot_dates_per_build(settings: Settings) -> int:
+    """All twelve month starts at once for a small book, two at 1M debtors."""
+    with connect(settings) as con:
+        try:
+            (debtors,) = con.execute(
+                f"select count(distinct debtor_id) from {RAW}.customers"
+            ).fetchone()
+        except duckdb.CatalogException:  # nothing loaded yet
+            debtors = 0
+    return max(1, SNAPSHOT_DEBTOR_DATES // max(debtors, 1))
 
 
 def _pending_snapshot_dates(settings: Settings) -> int:
@@ -117,12 +141,15 @@ def _pending_snapshot_dates(settings: Settings) -> int:
     return row[0] if row else 0
 
 
-def _invoke(settings: Settings, as_of: date, select: str | None, full_refresh: bool) -> list:
+def _invoke(
+    settings: Settings, as_of: date, select: str | None, full_refresh: bool, snapshot_dates: int
+) -> list:
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
+    args = build_args(settings, as_of, select, full_refresh, snapshot_dates)
     with _environment(_dbt_env(settings)):
         try:
-            outcome = dbtRunner().invoke(build_args(settings, as_of, select, full_refresh))
+            outcome = dbtRunner().invoke(args)
         finally:
             _release_dbt_connection()
     if outcome.exception is not None:
@@ -144,15 +171,16 @@ def build(
 ) -> dict[str, dict]:
     """Run `dbt build` for `as_of`; return {unique_id: {status, seconds, rows}} per node.
 
-    debtor_feature_snapshots computes a few month starts per invocation (dbt var
-    snapshot_dates_per_build); while dates are pending - a first build, a full refresh, a
+    debtor_feature_snapshots computes at most `_snapshot_dates_per_build` month starts per
+    invocation (dbt var snapshot_dates_per_build); while dates are pending - a first build, a full refresh, a
     back-fill - that model, what reads it and their tests are built again (seconds add up)."""
     stage_cache.forget(settings, "transform")  # the marts are about to change
-    results = _invoke(settings, as_of, select, full_refresh)
+    per_build = _snapshot_dates_per_build(settings)
+    results = _invoke(settings, as_of, select, full_refresh, per_build)
     seconds = {r.node.unique_id: r.execution_time or 0.0 for r in results}
     pending = _pending_snapshot_dates(settings) if SNAPSHOTS_NODE in seconds else 0
     while pending:
-        again = _invoke(settings, as_of, "debtor_feature_snapshots+", False)
+        again = _invoke(settings, as_of, "debtor_feature_snapshots+", False, per_build)
         left = _pending_snapshot_dates(settings)
         if left >= pending:  # the model built nothing: stop rather than loop forever
             raise TransformError(f"debtor_feature_snapshots for {as_of}: {left} dates stay pending")
