@@ -8,6 +8,8 @@
     an earlier date is exact too). Allocation is per debtor, so every other debtor's rows are
     unchanged. The tables hold no as_of column: consumers read them through at_as_of().
 
+    The pre-hooks collect the changed debtors into intermediate.changed_debtors and delete their
+    rows; the model appends their new rows; the post-hooks record the build and empty the list.
     intermediate.build_state (created on-run-start) holds per model the as_of and the newest
     _loaded_at of its last build, and how many debtors that build recomputed; without a row
     (first build, --full-refresh, an upgrade) the model is rebuilt for every debtor. The changed
@@ -63,23 +65,50 @@
     )
 {% endmacro %}
 
-{#- pre-hook: drop the rows about to be recomputed (all of them without a previous build). -#}
+{#- Where the changed debtors of the model being built are kept from its pre-hooks to its
+    post-hooks, so the scans that find them run once per model, not three times. -#}
+{% macro changed_debtors_table() %}intermediate.changed_debtors{% endmacro %}
+
+{#- The model's changed debtors as (as_of, debtor_id), collected by its pre-hooks. -#}
+{% macro collected_debtors() -%}
+    (
+        select {{ as_of_date() }} as as_of, debtor_id
+        from {{ changed_debtors_table() }}
+        where model = '{{ this.identifier }}'
+    )
+{%- endmacro %}
+
+{#- pre-hooks: collect the changed debtors, then drop their rows (all rows without a previous
+    build); `select 1` where there is nothing to do (a first build or a full refresh). -#}
+{% macro collect_changed_debtors() %}
+    {%- set previous = previous_build() -%}
+    {%- if previous -%}
+        insert into {{ changed_debtors_table() }}
+        select '{{ this.identifier }}', debtor_id from ({{ changed_debtors(previous) }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{% endmacro %}
+
 {% macro forget_changed_debtors() %}
     {%- if this is not none and is_incremental() -%}
-        {%- set previous = previous_build() -%}
         delete from {{ this }}
-        {%- if previous %}
-        where debtor_id in (select debtor_id from ({{ changed_debtors(previous) }}))
+        {%- if previous_build() %}
+        where debtor_id in (select debtor_id from {{ collected_debtors() }})
         {%- endif %}
     {%- else -%}
         select 1
     {%- endif -%}
 {% endmacro %}
 
+{#- pre- and post-hook: empty the model's list of changed debtors. -#}
+{% macro clear_changed_debtors() %}
+    delete from {{ changed_debtors_table() }} where model = '{{ this.identifier }}'
+{% endmacro %}
+
 {#- post-hook: this build's as_of and the newest row it saw, for the next build, and how many
     debtors it recomputed (null: all of them). -#}
 {% macro record_build() %}
-    {%- set previous = previous_build() -%}
     insert or replace into {{ build_state_table() }}
         (model, as_of, loaded_through, debtors_recomputed)
     select
@@ -89,11 +118,23 @@
             (select max(_loaded_at) from {{ source('billing', 'invoices') }}),
             (select max(_loaded_at) from {{ source('billing', 'payments') }})
         ),
-        {%- if previous %}
-        (select count(*) from ({{ changed_debtors(previous) }}))
+        {%- if previous_build() %}
+        (select count(*) from {{ collected_debtors() }})
         {%- else %}
         null
         {%- endif %}
+{% endmacro %}
+
+{#- The hooks of a per-debtor incremental model, for its config(). -#}
+{% macro per_debtor_hooks() %}
+    {{ return({
+        'pre_hook': [
+            '{{ clear_changed_debtors() }}',
+            '{{ collect_changed_debtors() }}',
+            '{{ forget_changed_debtors() }}',
+        ],
+        'post_hook': ['{{ record_build() }}', '{{ clear_changed_debtors() }}'],
+    }) }}
 {% endmacro %}
 
 {#- An intermediate table read as of the run's date: the as_of column the macros join on. -#}

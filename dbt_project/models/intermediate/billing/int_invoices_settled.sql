@@ -1,13 +1,12 @@
 -- Each invoice and credit note issued before as_of with what was paid, credited and is open,
 -- and the day it was settled (macro settle_invoices over int_payments_allocated).
 -- Incremental per debtor like the allocation it reads (incremental_debtors.sql).
--- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (changed_debtors)
+-- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (read by the hooks)
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ forget_changed_debtors() }}",
-    post_hook="{{ record_build() }}",
+    **per_debtor_hooks(),
 ) }}
 {%- set previous = previous_build() %}
 
@@ -18,7 +17,7 @@ with as_of_dates as (
 {%- if previous %}
 
 changed as (
-    {{ changed_debtors(previous) }}
+    select * from {{ collected_debtors() }}
 ),
 {%- endif %}
 

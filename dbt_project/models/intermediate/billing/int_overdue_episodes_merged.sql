@@ -1,19 +1,18 @@
 -- Overdue episodes per debtor up to as_of (macro overdue_episodes over int_invoices_settled).
 -- Incremental per debtor like the settlement it reads (incremental_debtors.sql).
--- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (changed_debtors)
+-- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (read by the hooks)
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ forget_changed_debtors() }}",
-    post_hook="{{ record_build() }}",
+    **per_debtor_hooks(),
 ) }}
 {%- set previous = previous_build() %}
 
 with settled as (
     select * from {{ at_as_of(ref('int_invoices_settled')) }}
     {%- if previous %}
-    where debtor_id in (select debtor_id from ({{ changed_debtors(previous) }}))
+    where debtor_id in (select debtor_id from {{ collected_debtors() }})
     {%- endif %}
 ),
 

@@ -6,8 +6,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ forget_changed_debtors() }}",
-    post_hook="{{ record_build() }}",
+    **per_debtor_hooks(),
 ) }}
 {%- set previous = previous_build() %}
 
@@ -18,7 +17,7 @@ with as_of_dates as (
 {%- if previous %}
 
 changed as (
-    {{ changed_debtors(previous) }}
+    select * from {{ collected_debtors() }}
 ),
 {%- endif %}
 
