@@ -172,8 +172,9 @@ def build(
     """Run `dbt build` for `as_of`; return {unique_id: {status, seconds, rows}} per node.
 
     debtor_feature_snapshots computes at most `_snapshot_dates_per_build` month starts per
-    invocation (dbt var snapshot_dates_per_build); while dates are pending - a first build, a full refresh, a
-    back-fill - that model, what reads it and their tests are built again (seconds add up)."""
+    invocation (dbt var snapshot_dates_per_build); while dates are pending - a first build, a
+    full refresh, a back-fill - that model, what reads it and their tests are built again
+    (seconds add up)."""
     stage_cache.forget(settings, "transform")  # the marts are about to change
     per_build = _snapshot_dates_per_build(settings)
     results = _invoke(settings, as_of, select, full_refresh, per_build)
