@@ -133,6 +133,7 @@ def _snapshot_dates_per_build(settings: Settings) -> int:
 
 
 def _pending_snapshot_dates(settings: Settings) -> int:
+    """What the model's post-hook recorded (macros/pending_snapshot_dates.sql)."""
     with connect(settings) as con:
         row = con.execute(
             "select dates_pending from intermediate.build_state "

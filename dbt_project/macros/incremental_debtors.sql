@@ -8,8 +8,9 @@
     an earlier date is exact too). Allocation is per debtor, so every other debtor's rows are
     unchanged. The tables hold no as_of column: consumers read them through at_as_of().
 
-    The pre-hooks collect the changed debtors into intermediate.changed_debtors and delete their
-    rows; the model appends their new rows; the post-hooks record the build and empty the list.
+    The pre-hooks (set for every intermediate model in dbt_project.yml) collect the changed
+    debtors into intermediate.changed_debtors and delete their rows; the model appends their new
+    rows; the post-hooks record the build and empty the list.
     intermediate.build_state (created on-run-start) holds per model the as_of and the newest
     _loaded_at of its last build, and how many debtors that build recomputed; without a row
     (first build, --full-refresh, an upgrade) the model is rebuilt for every debtor. The changed
@@ -123,18 +124,6 @@
         {%- else %}
         null
         {%- endif %}
-{% endmacro %}
-
-{#- The hooks of a per-debtor incremental model, for its config(). -#}
-{% macro per_debtor_hooks() %}
-    {{ return({
-        'pre_hook': [
-            '{{ clear_changed_debtors() }}',
-            '{{ collect_changed_debtors() }}',
-            '{{ forget_changed_debtors() }}',
-        ],
-        'post_hook': ['{{ record_build() }}', '{{ clear_changed_debtors() }}'],
-    }) }}
 {% endmacro %}
 
 {#- An intermediate table read as of the run's date: the as_of column the macros join on. -#}

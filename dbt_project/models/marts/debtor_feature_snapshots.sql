@@ -26,7 +26,7 @@ with snapshot_dates as (
     select as_of
     from ({{ pending_snapshot_dates(this if is_incremental()) }})
     order by as_of
-    limit {{ var('snapshot_dates_per_build', 2) }}
+    limit {{ var('snapshot_dates_per_build') }}
 ),
 
 candidates as (

@@ -2,12 +2,6 @@
 -- and the day it was settled (macro settle_invoices over int_payments_allocated).
 -- Incremental per debtor like the allocation it reads (incremental_debtors.sql).
 -- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (read by the hooks)
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    **per_debtor_hooks(),
-) }}
 {%- set previous = previous_build() %}
 
 with as_of_dates as (

@@ -1,12 +1,6 @@
 -- Overdue episodes per debtor up to as_of (macro overdue_episodes over int_invoices_settled).
 -- Incremental per debtor like the settlement it reads (incremental_debtors.sql).
 -- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (read by the hooks)
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    **per_debtor_hooks(),
-) }}
 {%- set previous = previous_build() %}
 
 with settled as (

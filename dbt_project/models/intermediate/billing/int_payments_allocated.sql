@@ -2,12 +2,6 @@
 -- (macro allocate_payments: invoice id, else reference, else oldest open invoice first;
 -- the rest is the debtor's credit balance). Incremental per debtor (incremental_debtors.sql):
 -- a daily build reallocates only the debtors whose payments or documents changed.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    **per_debtor_hooks(),
-) }}
 {%- set previous = previous_build() %}
 
 with as_of_dates as (
