@@ -6,7 +6,8 @@
     with a document or payment whose issue, due or payment date lies between the previous and
     this build's as_of (inside one cut-off, not the other; either direction, so a back-fill for
     an earlier date is exact too). Allocation is per debtor, so every other debtor's rows are
-    unchanged. The tables hold no as_of column: consumers read them through at_as_of().
+    unchanged. A model that reads more landing tables per debtor lists them in the config
+    `debtor_sources` (default: invoices and payments). The tables hold no as_of column: consumers read them through at_as_of().
 
     The pre-hooks (set for every intermediate model in dbt_project.yml) collect the changed
     debtors into intermediate.changed_debtors and delete their rows; the model appends their new
@@ -37,6 +38,11 @@
     {{ return({'as_of': rows[0][0], 'loaded_through': rows[0][1]}) }}
 {% endmacro %}
 
+{#- The landing tables whose rows, once loaded, change the debtor's rows in this model. -#}
+{% macro debtor_sources() %}
+    {{ return(config.get('debtor_sources', ['invoices', 'payments'])) }}
+{% endmacro %}
+
 {#- (as_of, debtor_id) pairs to recompute: the changed debtors, or every debtor without `previous`. -#}
 {% macro changed_debtors(previous) %}
     {%- set lo = "least(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
@@ -44,7 +50,8 @@
     select distinct {{ as_of_date() }} as as_of, debtor_id
     from (
     {%- if previous %}
-        {%- for table, key in [('invoices', 'invoice_id'), ('payments', 'payment_id')] %}
+        {%- for table in debtor_sources() %}
+        {%- set key = {'invoices': 'invoice_id', 'payments': 'payment_id'}.get(table, 'debtor_id') %}
         select debtor_id from {{ source('billing', table) }}
         where {{ key }} in (
             select {{ key }} from {{ source('billing', table) }}
@@ -77,6 +84,12 @@
         from {{ changed_debtors_table() }}
         where model = '{{ this.identifier }}'
     )
+{%- endmacro %}
+
+{#- A where clause keeping only the changed debtors' rows on an incremental build (none on a
+    full one): what a per-debtor model reads. -#}
+{% macro changed_debtors_only(previous) -%}
+    {%- if previous %}where debtor_id in (select debtor_id from {{ collected_debtors() }}){% endif -%}
 {%- endmacro %}
 
 {#- pre-hooks: collect the changed debtors, then drop their rows (all rows without a previous
@@ -116,8 +129,9 @@
         '{{ this.identifier }}',
         {{ as_of_date() }},
         greatest(
-            (select max(_loaded_at) from {{ source('billing', 'invoices') }}),
-            (select max(_loaded_at) from {{ source('billing', 'payments') }})
+            {%- for table in debtor_sources() %}
+            (select max(_loaded_at) from {{ source('billing', table) }}){{ ',' if not loop.last }}
+            {%- endfor %}
         ),
         {%- if previous_build() %}
         (select count(*) from {{ collected_debtors() }})

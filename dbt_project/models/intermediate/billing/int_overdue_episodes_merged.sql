@@ -4,10 +4,7 @@
 {%- set previous = previous_build() %}
 
 with settled as (
-    select * from {{ at_as_of(ref('int_invoices_settled')) }}
-    {%- if previous %}
-    where debtor_id in (select debtor_id from {{ collected_debtors() }})
-    {%- endif %}
+    select * from {{ at_as_of(ref('int_invoices_settled')) }} {{ changed_debtors_only(previous) }}
 ),
 
 episodes as (
