@@ -69,7 +69,9 @@ def _table(table: Table) -> dict:
     ]
     key = ", ".join(table.key)
     doc = f"{table.doc} Append-only raw rows; key ({key}); newest version wins in staging."
-    return {"name": table.name, "description": doc, "columns": columns}
+    # the key and the event time, for the macros that find what a load changed
+    config = {"event_time": table.event_time, "meta": {"key": list(table.key)}}
+    return {"name": table.name, "description": doc, "config": config, "columns": columns}
 
 
 def render_sources_yml() -> str:

@@ -43,28 +43,52 @@
     {{ return(config.get('debtor_sources', ['invoices', 'payments'])) }}
 {% endmacro %}
 
-{#- (as_of, debtor_id) pairs to recompute: the changed debtors, or every debtor without `previous`. -#}
+{#- The landing contract's key and event time of a billing table (flows/contract.py renders
+    them into the sources yml). -#}
+{% macro source_contract(table) %}
+    {%- for node in graph.sources.values() if node.source_name == 'billing' and node.name == table %}
+        {{ return({'key': node.config.meta['key'], 'event_time': node.config.event_time}) }}
+    {%- endfor %}
+    {{ exceptions.raise_compiler_error('no billing source ' ~ table) }}
+{% endmacro %}
+
+{#- (as_of, debtor_id) pairs to recompute: the changed debtors, or every debtor without `previous`.
+    A model with `point_in_time_rows` (each row reads only events before its own date, and an
+    invoice's row appears on its issue date) needs fewer: the debtors with a row loaded since
+    whose version, old or new, is dated before the later as_of, and those with an invoice issued
+    between the two as_of dates. -#}
 {% macro changed_debtors(previous) %}
     {%- set lo = "least(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
     {%- set hi = "greatest(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
+    {%- set point_in_time = config.get('point_in_time_rows', false) -%}
     select distinct {{ as_of_date() }} as as_of, debtor_id
     from (
     {%- if previous %}
         {%- for table in debtor_sources() %}
-        {%- set key = {'invoices': 'invoice_id', 'payments': 'payment_id'}.get(table, 'debtor_id') %}
+        {%- set contract = source_contract(table) %}
+        {#- a key without debtor_id can move to another debtor: every version's debtor counts #}
+        {%- set key = contract.key[0] if 'debtor_id' not in contract.key else none %}
         select debtor_id from {{ source('billing', table) }}
-        where {{ key }} in (
+        where
+        {%- if key %} {{ key }} in (
             select {{ key }} from {{ source('billing', table) }}
             where _loaded_at > timestamp '{{ previous.loaded_through }}'
         )
+        {%- else %} _loaded_at > timestamp '{{ previous.loaded_through }}'
+        {%- endif %}
+        {%- if point_in_time %}
+            and cast({{ contract.event_time }} as date) < {{ hi }}
+        {%- endif %}
         union all
         {%- endfor %}
         select debtor_id from {{ ref('stg_billing__invoices') }}
         where (issue_date >= {{ lo }} and issue_date < {{ hi }})
+        {%- if not point_in_time %}
             or (due_date >= {{ lo }} and due_date < {{ hi }})
         union all
         select debtor_id from {{ ref('stg_billing__payments') }}
         where paid_date >= {{ lo }} and paid_date < {{ hi }}
+        {%- endif %}
     {%- else %}
         select debtor_id from {{ ref('stg_billing__invoices') }}
         union all

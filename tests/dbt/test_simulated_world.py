@@ -181,7 +181,12 @@ def _backdated_payment(settings: Settings, landing: Path, day: date) -> str:
     return invoice_id
 
 
-FIXED_ONCE_BUILT = ("marts.debtor_feature_snapshots", "intermediate.int_book_lateness")
+# kept as first built: table -> its date column
+FIXED_ONCE_BUILT = {
+    "marts.debtor_feature_snapshots": "as_of",
+    "marts.debtor_history_snapshots": "as_of",
+    "intermediate.int_book_lateness": "day",
+}
 
 
 def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, loaded_to_t):
@@ -191,8 +196,8 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
     debtors that changed (macros/incremental_debtors.sql).
 
     The second day also brings a payment dated weeks back. The month-start snapshots and the
-    book lateness per day are kept as first built: the later batch changes neither, while a
-    full refresh recomputes the snapshots (the book lateness is kept by design)."""
+    book lateness per day are kept as first built: the later batch changes none of them up to
+    T, while a full refresh recomputes the snapshots (the book lateness is kept by design)."""
     home = tmp_path_factory.mktemp("daily")
     query(loaded_to_t, "checkpoint")
     shutil.copy(loaded_to_t.warehouse_path, home / "warehouse.duckdb")
@@ -217,24 +222,34 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
             "select debtors_recomputed from intermediate.build_state "
             "where model = 'int_invoices_at_issue'",
         )[0]
-        fixed.append({table: _rows(settings, table) for table in FIXED_ONCE_BUILT})
+        fixed.append(
+            {
+                table: _rows(settings, f"(select * from {table} where {column} <= '{T}')")
+                for table, column in FIXED_ONCE_BUILT.items()
+            }
+        )
     known = query(settings, "select count(distinct debtor_id) from staging.stg_billing__invoices")
     assert 0 < recomputed[0] < known[0][0] / 2
     assert 0 < recomputed[1] < known[0][0] / 2
     assert recomputed[2] == 0 == at_issue[2]  # same day, nothing loaded: nothing to recompute
+    # point-in-time rows: a debtor who only paid or fell due keeps its invoice features
+    assert 0 < at_issue[0] < recomputed[0]
     paid_on_time = query(
         settings,
         "select paid_date < due_date from intermediate.int_invoices_settled "
         f"where invoice_id = '{backdated}'",
     )
     assert paid_on_time == [(True,)]
-    snapshots, book = FIXED_ONCE_BUILT
-    assert fixed[1][snapshots] == fixed[0][snapshots]
-    assert fixed[1][book] == fixed[0][book] + [(T + timedelta(days=1), *fixed[1][book][-1][1:])]
+    assert fixed[1] == fixed[0]
+    assert all(fixed[0].values())
     incremental = _warehouse(settings)
     assert len(incremental["intermediate.int_payments_allocated"]) > 1000
     transform.build(settings, T + timedelta(days=2), full_refresh=True)
-    assert _differing(_warehouse(settings), incremental) == [snapshots]
+    recomputed_by_full_refresh = [
+        "marts.debtor_feature_snapshots",
+        "marts.debtor_history_snapshots",
+    ]
+    assert _differing(_warehouse(settings), incremental) == recomputed_by_full_refresh
 
     transform.build(settings, T + timedelta(days=1))  # back-fill: incremental, backwards
     backwards = _warehouse(settings)

@@ -1,12 +1,16 @@
 -- Each invoice issued before as_of with what was known about its debtor at the start of its
 -- issue date (only events dated before it): punctuality on earlier invoices, overdue state, past
 -- episodes, direct debit, bureau and customer data, and the book-wide lateness before it
--- (int_book_lateness, fixed once computed). Nothing here moves with as_of except which invoices
--- exist and their paid_date, so it is incremental per debtor (incremental_debtors.sql), with
--- customer and bureau data among the debtor's sources. marts.invoice_late_snapshots adds the
--- window, the labels and the as_of columns.
+-- (int_book_lateness, fixed once computed). A row never changes unless a batch restates
+-- something dated before its issue date, so it is incremental per debtor with
+-- point_in_time_rows (incremental_debtors.sql): a day recomputes the debtors with a new invoice
+-- or a back-dated row, not everyone who paid or fell due. marts.invoice_late_snapshots adds the
+-- window, paid_date and the labels.
 -- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (read by the hooks)
-{{ config(debtor_sources=['invoices', 'payments', 'customers', 'credit_reports']) }}
+{{ config(
+    debtor_sources=['invoices', 'payments', 'customers', 'credit_reports'],
+    point_in_time_rows=true,
+) }}
 {%- set previous = previous_build() %}
 {%- set changed = changed_debtors_only(previous) %}
 
@@ -105,7 +109,6 @@ at_issue as (
         inv.amount,
         inv.currency,
         inv.product,
-        inv.paid_date,
         customer.debtor_type,
         customer.country,
         customer.acquisition_channel,
@@ -163,7 +166,6 @@ final as (
         debtor_id,
         issue_date,
         due_date,
-        paid_date,
         currency,
         cast(amount as double) as amount,
         cast(datediff('day', issue_date, due_date) as integer) as payment_terms_days,

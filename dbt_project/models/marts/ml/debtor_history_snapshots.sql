@@ -5,14 +5,28 @@
 -- open overdue episode at the date (the ones the model scores) get a row.
 -- closed, payments and contacts are computed only for those (as_of, debtor_id) pairs: the
 -- rows of every debtor at every date would be 13 x all payments.
+-- Incremental: a month start is kept as first built, like debtor_feature_snapshots; a build
+-- computes the month starts it has no rows for and as_of, and drops the rest (post-hook).
+{{ config(
+    materialized='incremental',
+    unique_key=['as_of', 'debtor_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=
+        "delete from {{ this }} where as_of <> " ~ as_of_date() ~ " and (as_of < "
+        ~ snapshot_window_start() ~ " or as_of > " ~ as_of_date() ~ " or day(as_of) <> 1)",
+) }}
+
 with dates as (
     select cast(month_start as date) as as_of
     from range(
-        date_trunc('month', {{ as_of_date() }} - 1)
-            - to_months({{ var('snapshot_months', 12) }} - 1),
+        {{ snapshot_window_start() }},
         date_trunc('month', {{ as_of_date() }} - 1) + interval 1 day,
         interval 1 month
     ) as months (month_start)
+    {%- if is_incremental() %}
+    where month_start not in (select distinct as_of from {{ this }})
+    {%- endif %}
     union
     select {{ as_of_date() }}
 ),

@@ -2,13 +2,16 @@
 -- what was known about its debtor at the start of its issue date (int_invoices_at_issue) and
 -- label_paid_late (not fully paid by the end of its due date), null until the due date has
 -- passed. The late-payment model trains on the labelled rows and scores the open, not yet due
--- ones. A view: only the window and the as_of columns move from day to day.
+-- ones. A view: only the window, the payment and the as_of columns move from day to day.
 {{ config(materialized='view') }}
 
 with at_issue as (
-    select * from {{ ref('int_invoices_at_issue') }}
-    where issue_date < {{ as_of_date() }}
-        and issue_date >= date_trunc('month', {{ as_of_date() }} - 1)
+    select features.*, settled.paid_date
+    from {{ ref('int_invoices_at_issue') }} as features
+    inner join {{ ref('int_invoices_settled') }} as settled
+        on features.invoice_id = settled.invoice_id
+    where features.issue_date < {{ as_of_date() }}
+        and features.issue_date >= date_trunc('month', {{ as_of_date() }} - 1)
         - to_months({{ var('snapshot_months', 12) }} - 1)
 ),
 
