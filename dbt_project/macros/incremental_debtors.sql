@@ -7,11 +7,12 @@
     this build's as_of (inside one cut-off, not the other; either direction, so a back-fill for
     an earlier date is exact too). Allocation is per debtor, so every other debtor's rows are
     unchanged. A model that reads more landing tables per debtor lists them in the config
-    `debtor_sources` (default: invoices and payments). The tables hold no as_of column: consumers read them through at_as_of().
+    `debtor_sources` (default: invoices and payments). The tables hold no as_of column:
+    consumers read them through at_as_of().
 
-    The pre-hooks (set for every intermediate model in dbt_project.yml) collect the changed
-    debtors into intermediate.changed_debtors and delete their rows; the model appends their new
-    rows; the post-hooks record the build and empty the list.
+    The pre-hooks (set for intermediate/billing in dbt_project.yml) collect the changed debtors
+    into intermediate.changed_debtors and delete their rows; the model appends their new rows;
+    the post-hooks record the build and empty the list.
     intermediate.build_state (created on-run-start) holds per model the as_of and the newest
     _loaded_at of its last build, and how many debtors that build recomputed; without a row
     (first build, --full-refresh, an upgrade) the model is rebuilt for every debtor. The changed
@@ -54,9 +55,9 @@
 
 {#- (as_of, debtor_id) pairs to recompute: the changed debtors, or every debtor without `previous`.
     A model with `point_in_time_rows` (each row reads only events before its own date, and an
-    invoice's row appears on its issue date) needs fewer: the debtors with a row loaded since
-    whose version, old or new, is dated before the later as_of, and those with an invoice issued
-    between the two as_of dates. -#}
+    invoice's row appears on its issue date) needs fewer: the debtors with an invoice issued
+    between the two as_of dates, and those with a row loaded since whose version, old or new, is
+    dated before the earlier one (older rows, all issued before it, read nothing later). -#}
 {% macro changed_debtors(previous) %}
     {%- set lo = "least(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
     {%- set hi = "greatest(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
@@ -77,7 +78,7 @@
         {%- else %} _loaded_at > timestamp '{{ previous.loaded_through }}'
         {%- endif %}
         {%- if point_in_time %}
-            and cast({{ contract.event_time }} as date) < {{ hi }}
+            and cast({{ contract.event_time }} as date) < {{ lo }}
         {%- endif %}
         union all
         {%- endfor %}
