@@ -131,10 +131,7 @@
 
 {% macro forget_changed_debtors() %}
     {%- if this is not none and is_incremental() -%}
-        delete from {{ this }}
-        {%- if previous_build() %}
-        where debtor_id in (select debtor_id from {{ collected_debtors() }})
-        {%- endif %}
+        delete from {{ this }} {{ changed_debtors_only(previous_build()) }}
     {%- else -%}
         select 1
     {%- endif -%}

@@ -11,8 +11,7 @@ with at_issue as (
     inner join {{ ref('int_invoices_settled') }} as settled
         on features.invoice_id = settled.invoice_id
     where features.issue_date < {{ as_of_date() }}
-        and features.issue_date >= date_trunc('month', {{ as_of_date() }} - 1)
-        - to_months({{ var('snapshot_months', 12) }} - 1)
+        and features.issue_date >= {{ snapshot_window_start() }}
 ),
 
 final as (
