@@ -39,10 +39,11 @@ def mart_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _copy_to_parquet(con: duckdb.DuckDBPyConnection, mart: str, path: Path) -> int:
-    con.execute(
+    # COPY returns the rows it wrote: no second pass over a view
+    (rows,) = con.execute(
         f"copy (select * from {MARTS}.\"{mart}\") to '{path}' (format parquet, compression zstd)"
-    )
-    return con.execute(f'select count(*) from {MARTS}."{mart}"').fetchone()[0]
+    ).fetchone()
+    return rows
 
 
 def publish(settings: Settings, as_of: date | None = None) -> dict:

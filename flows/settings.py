@@ -5,6 +5,7 @@ Every path the platform writes to derives from `home`, so one variable moves a w
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,13 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _half_the_memory() -> str:
+    """Half the machine's RAM, in whole GiB (at least 1): DuckDB spills beyond it, and the rest
+    stays for the flow's own work (scoring, pandas) and Prefect."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, total // 2**31)}GiB"
 
 
 class Settings(BaseSettings):
@@ -39,7 +47,9 @@ class Settings(BaseSettings):
         SecretStr("debtflow-demo-key"), description="HMAC key that pseudonymises tape ids."
     )
     duckdb_memory_limit: str = Field(
-        "4GB", description="DuckDB memory cap per connection; beyond it, work spills to disk."
+        default_factory=_half_the_memory,
+        description="DuckDB memory cap (e.g. 8GiB); beyond it, work spills to disk. "
+        "Default: half the machine's RAM.",
     )
     future_tolerance_days: int = Field(1, description="How far past as_of an event time may lie.")
     data_docs_index_limit: int = Field(

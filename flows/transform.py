@@ -99,11 +99,14 @@ def build_args(
 
 
 def _row_counts(settings: Settings, results: list) -> dict[str, int]:
-    """Rows per built model (dbt-duckdb reports none); tests report their failures instead."""
+    """Rows per built table (dbt-duckdb reports none); not views, which a count would compute,
+    and tests report their failures instead."""
     relations = {
         r.node.unique_id: r.node.relation_name
         for r in results
-        if r.node.resource_type == "model" and str(r.status) == "success"
+        if r.node.resource_type == "model"
+        and str(r.status) == "success"
+        and r.node.config.materialized != "view"
     }
     if not relations:
         return {}

@@ -219,6 +219,8 @@ alloc_final as (
         cast(shares.paid_at as date) as paid_date,
         greatest(cast(shares.paid_at as date), coalesce(invoices.issue_date, date '0001-01-01'))
             as applied_date,
+        invoices.due_date as invoice_due_date,
+        invoices.currency as invoice_currency,
         shares.allocation_method,
         row_number() over (
             partition by shares.as_of, shares.source, shares.payment_id

@@ -26,7 +26,8 @@ def settings(built) -> Settings:
 def test_build_reports_every_node_with_status_seconds_and_rows(built) -> None:
     _, nodes = built
     assert nodes["model.debtflow.fct_invoices"]["status"] == "success"
-    assert nodes["model.debtflow.fct_invoices"]["rows"] == 8
+    assert nodes["model.debtflow.int_invoices_settled"]["rows"] == 8
+    assert nodes["model.debtflow.fct_invoices"]["rows"] is None  # a view: counting computes it
     assert nodes["model.debtflow.debtor_features"]["rows"] == 4
     assert all(n["status"] in {"success", "pass"} for n in nodes.values())
     assert any(key.startswith("unit_test.") for key in nodes)
@@ -265,3 +266,41 @@ def test_ar_monthly_dso_and_cei(settings: Settings) -> None:
     assert feb[4] == 58.3
     # nothing due was collected in February (I7, due 4 Feb, stayed open): CEI 0
     assert feb[5] == 0.0
+
+
+def test_per_debtor_tests_read_the_rows_the_last_build_recomputed(build_world) -> None:
+    """A daily build tests the rows of the debtors it recomputed, not the whole table: a duplicate
+    key among them fails; one in a debtor it left alone is outside that check (the build that
+    wrote it tested it); after a full build every row counts again."""
+    from debtflow.flows import transform, warehouse
+
+    settings, _ = build_world(True)
+    unique = "unique_int_invoices_settled_invoice_id"
+    with warehouse.connect(settings) as con:
+        con.execute(
+            "insert into intermediate.int_invoices_settled "
+            "select * from intermediate.int_invoices_settled where invoice_id = 'I1'"  # D1's
+        )
+        # as a daily build that recomputed D2 only leaves the bookkeeping
+        con.execute(
+            "update intermediate.build_state set debtors_recomputed = 1 "
+            "where model = 'int_invoices_settled'"
+        )
+        con.execute("insert into intermediate.changed_debtors values ('int_invoices_settled', 'D2')")
+    passed = transform.build(settings, AS_OF, select=unique)
+    tests = [(n["status"], n["rows"]) for k, n in passed.items() if k.startswith("test.")]
+    assert tests == [("pass", 0)]
+
+    with warehouse.connect(settings) as con:
+        con.execute("update intermediate.changed_debtors set debtor_id = 'D1'")
+    with pytest.raises(transform.TransformError, match=unique):
+        transform.build(settings, AS_OF, select=unique)
+
+    with warehouse.connect(settings) as con:
+        con.execute("delete from intermediate.changed_debtors")
+        con.execute(
+            "update intermediate.build_state set debtors_recomputed = null "
+            "where model = 'int_invoices_settled'"
+        )
+    with pytest.raises(transform.TransformError, match=unique):
+        transform.build(settings, AS_OF, select=unique)

@@ -154,10 +154,12 @@ INTERMEDIATE = ("int_invoices_settled", "int_overdue_episodes_merged", "int_paym
 
 
 def _warehouse(settings: Settings) -> dict[str, list[tuple]]:
+    """Every table and view, but the bookkeeping of the builds (what they recomputed)."""
     tables = query(
         settings,
-        "select schema_name || '.' || table_name from duckdb_tables() "
-        f"where schema_name in {WAREHOUSE_SCHEMAS} and table_name <> 'build_state' order by 1",
+        "select table_schema || '.' || table_name from information_schema.tables "
+        f"where table_schema in {WAREHOUSE_SCHEMAS} "
+        "and table_name not in ('build_state', 'changed_debtors') order by 1",
     )
     return {table: _rows(settings, table) for (table,) in tables}
 

@@ -2,28 +2,38 @@
 -- invoiced, credited and collected, DSO by the count-back method and the collection
 -- effectiveness index. Balances at a month boundary X are restated from the run's allocation:
 -- invoices issued before X less the payment and credit-note shares applied before X.
-with invoices as (
-    select * from {{ ref('int_invoices_settled') }}
+-- Documents and shares are first summed per currency and day (a few thousand groups at 1M
+-- debtors), so the month arithmetic below runs on those sums, not on every row.
+with documents as (
+    select currency, document_type, issue_date, due_date, sum(amount) as amount
+    from {{ ref('int_invoices_settled') }}
+    group by all
 ),
 
 shares as (
-    select shares.*, invoices.due_date, invoices.currency
-    from {{ ref('int_payments_allocated') }} as shares
-    inner join invoices on shares.invoice_id = invoices.invoice_id
+    -- applied to an invoice (not the debtor's credit), with that invoice's due date and currency
+    select
+        invoice_currency as currency,
+        applied_date,
+        invoice_due_date as due_date,
+        sum(allocated_amount) as allocated_amount
+    from {{ ref('int_payments_allocated') }}
+    where invoice_id is not null
+    group by all
 ),
 
 boundaries as (
     -- the first of every month from the first invoice up to the last month start before as_of
     select cast(boundary as date) as boundary
     from range(
-        (select date_trunc('month', min(issue_date)) from invoices),
+        (select date_trunc('month', min(issue_date)) from documents),
         date_trunc('month', {{ as_of_date() }}) + interval 1 day,
         interval 1 month
     ) as months (boundary)
 ),
 
 currencies as (
-    select distinct currency from invoices
+    select distinct currency from documents
 ),
 
 steps as (
@@ -36,7 +46,7 @@ steps as (
         amount,
         cast(date_trunc('month', issue_date) + interval 1 month as date) as counts_from,
         cast(date_trunc('month', due_date) + interval 1 month as date) as overdue_from
-    from invoices
+    from documents
     where document_type = 'invoice'
     union all
     select
@@ -79,14 +89,18 @@ flows as (
         currency,
         sum(amount) filter (where document_type = 'invoice') as invoiced,
         sum(amount) filter (where document_type = 'credit_note') as credited
-    from invoices
+    from documents
     group by all
 ),
 
 collections as (
-    select date_trunc('month', paid_date)::date as month, currency, sum(amount) as collected
-    from {{ ref('stg_billing__payments') }}
-    where paid_date < {{ as_of_date() }}
+    select date_trunc('month', paid_date)::date as month, currency, sum(collected) as collected
+    from (
+        select paid_date, currency, sum(amount) as collected
+        from {{ ref('stg_billing__payments') }}
+        where paid_date < {{ as_of_date() }}
+        group by all
+    )
     group by all
 ),
 

@@ -1,6 +1,13 @@
 -- One row per invoice or credit note issued before as_of, with its state at as_of: what
 -- payments and credit notes dated before as_of settled (int_invoices_settled), what is open,
 -- how late it is, and its collection status.
+-- A view: the settlement is kept per debtor in int_invoices_settled, and what moves with as_of
+-- (days past due, status, lateness) costs a projection to compute, less than writing 24M rows
+-- daily. Readers pay only for the columns they select. Each join below matches at most one row
+-- (the handovers are grouped by their join keys), so the grain is int_invoices_settled's, which
+-- carries the key tests.
+{{ config(materialized='view') }}
+
 with invoices as (
     select * from {{ at_as_of(ref('int_invoices_settled')) }}
 ),
