@@ -7,7 +7,9 @@ with customers as (
 ),
 
 invoices as (
-    select * from {{ ref('fct_invoices') }}
+    -- the stored settlement, not the fct_invoices view: its status joins are not needed here
+    select *, {{ paid_late('as_of') }} as paid_late
+    from {{ at_as_of(ref('int_invoices_settled')) }}
     where document_type = 'invoice'
 ),
 

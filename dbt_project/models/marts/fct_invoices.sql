@@ -79,11 +79,7 @@ final as (
         end as status,
         paid_date,
         cast(datediff('day', issue_date, paid_date) as integer) as days_to_settle,
-        case
-            when document_type = 'credit_note' then null
-            when paid_date is not null then paid_date > due_date
-            when due_date < as_of then true
-        end as paid_late,
+        {{ paid_late('as_of') }} as paid_late,
         as_of
     from state
 )

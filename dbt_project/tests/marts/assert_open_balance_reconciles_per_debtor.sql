@@ -1,6 +1,6 @@
 -- Asserts, per debtor at as_of, straight from staging (not through the allocation):
--- 1. open balance (fct_invoices) = invoiced - credited - allocated payments, where credited and
---    allocated are the shares fct_invoices / fct_payments report;
+-- 1. open balance (int_invoices_settled, what fct_invoices shows) = invoiced - credited -
+--    allocated payments, where credited and allocated are the shares it and fct_payments report;
 -- 2. open_balance - credit_balance (debtor_features) = invoiced - all credit notes - all
 --    payments: nothing is lost or created by allocation; over-payments are credit.
 -- Returns the debtors where either fails.
@@ -27,7 +27,7 @@ invoice_state as (
         sum(open_amount) as open_amount,
         sum(credited_amount) as credited,
         sum(paid_amount) as allocated_paid
-    from {{ ref('fct_invoices') }}
+    from {{ ref('int_invoices_settled') }}
     where document_type = 'invoice'
     group by debtor_id
 ),
