@@ -386,6 +386,14 @@ def _validate_relation(
     # pandas holds ~1 GiB per million rows here, so a big table is validated in parts. Parts
     # split by a hash of the key, so duplicates of a key always meet in the same part.
     parts = max(1, -(-rows // CHUNK_ROWS))
+    if parts > 1 and _is_view(con, relation):
+        # a view would be computed once per part (fct_invoices at 1M: 23 x 1.4 s): compute it once
+        con.execute(
+            f"create or replace temp table validated_view as "
+            f"select {', '.join(columns)} from {relation} where {where}",
+            params,
+        )
+        relation, where, params = "validated_view", "true", None
     key_hash = f"hash({', '.join(key_columns)}) % {parts}"
     results = []
     for part in range(parts):
@@ -397,7 +405,18 @@ def _validate_relation(
             continue
         name = run_name if parts == 1 else f"{run_name}-part{part + 1}of{parts}"
         results.append(run_suite(suite, frame, key_columns, parameters, name, settings))
+    con.execute("drop table if exists temp.validated_view")
     return results[0] if len(results) == 1 else _merge(results)
+
+
+def _is_view(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, table = relation.split(".")
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? "
+        "and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return row is not None and row[0] == "VIEW"
 
 
 def _merge(results: list[ValidationResult]) -> ValidationResult:

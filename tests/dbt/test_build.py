@@ -286,7 +286,9 @@ def test_per_debtor_tests_read_the_rows_the_last_build_recomputed(build_world) -
             "update intermediate.build_state set debtors_recomputed = 1 "
             "where model = 'int_invoices_settled'"
         )
-        con.execute("insert into intermediate.changed_debtors values ('int_invoices_settled', 'D2')")
+        con.execute(
+            "insert into intermediate.changed_debtors values ('int_invoices_settled', 'D2')"
+        )
     passed = transform.build(settings, AS_OF, select=unique)
     tests = [(n["status"], n["rows"]) for k, n in passed.items() if k.startswith("test.")]
     assert tests == [("pass", 0)]

@@ -216,3 +216,26 @@ def test_a_missing_column_fails_its_expectations_not_the_query(con):
         "expect_column_values_to_be_between(days_past_due)",
     }
     assert all("days_past_due" in o.error for o in result.failed)
+
+
+def test_a_view_validated_in_parts_gives_the_outcome_of_one_pass(con, monkeypatch):
+    """fct_invoices is a view in the warehouse: in parts it is computed once into a temp table
+    (not once per part), with the same outcome, and the temp table is dropped after."""
+    con.execute(
+        "create table marts.invoice_rows as select * from marts.fct_invoices; "
+        "drop table marts.fct_invoices; "
+        "create view marts.fct_invoices as select * from marts.invoice_rows; "
+        "update marts.invoice_rows set open_amount = -5 where invoice_id = 'I3'"
+    )
+    whole = validation.validate_mart(con, "fct_invoices", AS_OF)
+    monkeypatch.setattr(validation, "CHUNK_ROWS", 2)
+    parts = validation.validate_mart(con, "fct_invoices", AS_OF)
+    assert parts.rows == whole.rows == 5
+    assert len(parts.docs_pages) == 3
+    summary = {o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in parts.outcomes}
+    assert summary == {
+        o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in whole.outcomes
+    }
+    assert [(o.unexpected_count, o.sample_keys) for o in parts.failed] == [(1, ("I3",))]
+    temp = "select count(*) from duckdb_tables() where table_name = 'validated_view'"
+    assert con.execute(temp).fetchone() == (0,)
