@@ -23,19 +23,21 @@ with dates as (
     select distinct cast(as_of as date) as as_of from {{ dates_relation }}
 ),
 
-documents as (
+-- the four inputs below are plain scans read several times: DuckDB would materialize them
+-- (24M rows each at 1M debtors), while scanning again lets each reader push its filters down
+documents as not materialized (
     select * from {{ settled_relation }}
 ),
 
-invoices as (
+invoices as not materialized (
     select * from documents where document_type = 'invoice'
 ),
 
-shares as (
+shares as not materialized (
     select * from {{ allocations_relation }}
 ),
 
-events as (
+events as not materialized (
     select debtor_id, channel, event_type, occurred_at, occurred_date
     from {{ ref('stg_billing__contact_events') }}
 ),
