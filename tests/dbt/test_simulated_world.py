@@ -154,7 +154,7 @@ INTERMEDIATE = ("int_invoices_settled", "int_overdue_episodes_merged", "int_paym
 
 
 def _warehouse(settings: Settings) -> dict[str, list[tuple]]:
-    """Every table and view, but the bookkeeping of the builds (what they recomputed)."""
+    """Every table and view, except the bookkeeping of the builds (what they recomputed)."""
     tables = query(
         settings,
         "select table_schema || '.' || table_name from information_schema.tables "

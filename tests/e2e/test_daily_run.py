@@ -47,7 +47,7 @@ def harness():
 
 
 def counts(home: Path) -> dict[str, int]:
-    """Rows per table, but for the list of debtors the last build recomputed (none on a re-run)."""
+    """Rows per table, except the list of debtors the last build recomputed (none on a re-run)."""
     from debtflow.flows.warehouse import row_counts
 
     with connect() as con:
