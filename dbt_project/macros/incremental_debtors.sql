@@ -13,7 +13,7 @@
     The pre-hooks (set for intermediate/billing in dbt_project.yml) collect the changed debtors
     into intermediate.changed_debtors and delete their rows; the model appends their new rows;
     the post-hook records the build. The list stays until the model's next build, so its data
-    tests check only the rows it wrote (get_where_subquery below).
+    tests check only the rows it wrote (get_where_subquery.sql).
     intermediate.build_state (created on-run-start) holds per model the as_of and the newest
     _loaded_at of its last build, and how many debtors that build recomputed; without a row
     (first build, --full-refresh, an upgrade) the model is rebuilt for every debtor. The changed
@@ -178,15 +178,4 @@
         (select debtors_recomputed from {{ build_state_table() }} where model = '{{ model }}') is null
         or debtor_id in (select debtor_id from {{ changed_debtors_table() }} where model = '{{ model }}')
     )
-{%- endmacro %}
-
-{#- dbt's own get_where_subquery, with the __recomputed_debtors__ placeholder. -#}
-{% macro get_where_subquery(relation) -%}
-    {%- set where = config.get('where', '') -%}
-    {%- if where -%}
-        {%- set where = where | replace('__recomputed_debtors__', recomputed_debtors(relation.identifier)) -%}
-        {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
-    {%- else -%}
-        {%- do return(relation) -%}
-    {%- endif -%}
 {%- endmacro %}

@@ -29,3 +29,27 @@
     )
     {%- endif %}
 {% endmacro %}
+
+{#- pre-hook of the merged staging models: record where this merge starts (the newest loaded_at
+    already merged; null on a first or full build, which writes every key). -#}
+{% macro record_merge_start() %}
+    insert or replace into {{ build_state_table() }} (model, as_of, merged_after)
+    select
+        '{{ this.identifier }}',
+        {{ as_of_date() }},
+        {% if is_incremental() %}(select max(loaded_at) from {{ this }}){% else %}null{% endif %}
+{% endmacro %}
+
+{#- A key test's `where: __merged_keys__` (staging yml) keeps the rows of the keys the model's
+    last merge wrote: all rows after a first or full build. The other keys' rows were unique
+    before it and the merge did not touch them, so a duplicate can only involve a merged key,
+    old row or new (a daily build tests a day's keys, not 20M rows). -#}
+{% macro merged_keys(model_name, key, source_relation) -%}
+    {%- set merged_after -%}
+        (select merged_after from {{ build_state_table() }} where model = '{{ model_name }}')
+    {%- endset -%}
+    (
+        {{ merged_after }} is null
+        or {{ key }} in (select {{ key }} from {{ source_relation }} where _loaded_at > {{ merged_after }})
+    )
+{%- endmacro %}

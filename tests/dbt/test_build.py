@@ -306,3 +306,45 @@ def test_per_debtor_tests_read_the_rows_the_last_build_recomputed(build_world) -
         )
     with pytest.raises(transform.TransformError, match=unique):
         transform.build(settings, AS_OF, select=unique)
+
+
+def test_staging_key_tests_read_the_keys_the_last_merge_wrote(build_world) -> None:
+    """A merged staging model's unique test reads the keys its last merge wrote (rows loaded
+    since the merge's start): a duplicate of another key is outside that check (the merge did
+    not touch it); a duplicate of a merged key fails; after a full build every key counts."""
+    from debtflow.flows import transform, warehouse
+
+    settings, _ = build_world(True)
+    unique = "unique_stg_billing__payments_payment_id"
+    with warehouse.connect(settings) as con:
+        con.execute(
+            "insert into staging.stg_billing__payments "
+            "select * from staging.stg_billing__payments where payment_id = 'P1'"
+        )
+        (loaded,) = con.execute("select max(_loaded_at) from raw.payments").fetchone()
+        # as a daily build whose merge found nothing new leaves the bookkeeping
+        con.execute(
+            "update intermediate.build_state set merged_after = ? "
+            "where model = 'stg_billing__payments'",
+            [loaded],
+        )
+    passed = transform.build(settings, AS_OF, select=unique)
+    tests = [(n["status"], n["rows"]) for k, n in passed.items() if k.startswith("test.")]
+    assert tests == [("pass", 0)]
+
+    with warehouse.connect(settings) as con:  # P1 re-delivered: the last merge wrote it
+        con.execute(
+            "update raw.payments set _loaded_at = _loaded_at + interval 1 second "
+            "where payment_id = 'P1'"
+        )
+    with pytest.raises(transform.TransformError, match=unique):
+        transform.build(settings, AS_OF, select=unique)
+
+    with warehouse.connect(settings) as con:
+        con.execute("update raw.payments set _loaded_at = ? where payment_id = 'P1'", [loaded])
+        con.execute(
+            "update intermediate.build_state set merged_after = null "
+            "where model = 'stg_billing__payments'"
+        )
+    with pytest.raises(transform.TransformError, match=unique):
+        transform.build(settings, AS_OF, select=unique)

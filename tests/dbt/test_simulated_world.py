@@ -209,8 +209,15 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
     for day in (T + timedelta(days=1), T + timedelta(days=2), T + timedelta(days=2)):
         if len(recomputed) == 1:
             backdated = _backdated_payment(settings, home / "landing", day)
+        merged = query(settings, "select max(loaded_at) from staging.stg_billing__payments")
         ingest.ingest(settings, day)
         transform.build(settings, day)
+        # where the day's merge started: its key test reads the payments loaded since
+        assert merged == query(
+            settings,
+            "select merged_after from intermediate.build_state "
+            "where model = 'stg_billing__payments'",
+        )
         state = query(
             settings,
             "select model, as_of, debtors_recomputed from intermediate.build_state "
