@@ -39,3 +39,12 @@
     select '{{ this.identifier }}', {{ as_of_date() }}, count(*)
     from ({{ pending_snapshot_dates(this) }})
 {% endmacro %}
+
+{#- How many dates are pending for `built_relation`, asked while compiling (1 while parsing,
+    which must see the whole query's refs). -#}
+{% macro pending_snapshot_date_count(built_relation) %}
+    {%- if not execute -%}
+        {{ return(1) }}
+    {%- endif -%}
+    {{ return(run_query('select count(*) from (' ~ pending_snapshot_dates(built_relation) ~ ')').columns[0].values()[0]) }}
+{% endmacro %}

@@ -19,6 +19,11 @@
     ],
 ) }}
 
+{%- if is_incremental() and not pending_snapshot_date_count(this) %}
+-- nothing pending (most days): DuckDB would still scan and hash the inputs for no dates
+select * from {{ this }} where false
+{%- else %}
+
 with snapshot_dates as (
     -- at most `snapshot_dates_per_build` dates per build, oldest first: each date reallocates
     -- every candidate's history, and all twelve at once spill tens of GB at 1M debtors;
@@ -103,3 +108,4 @@ final as (
 )
 
 select * from final
+{%- endif %}
