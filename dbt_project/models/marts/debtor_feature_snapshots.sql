@@ -19,10 +19,12 @@
     ],
 ) }}
 
-{%- if is_incremental() and not pending_snapshot_date_count(this) %}
--- nothing pending (most days): DuckDB would still scan and hash the inputs for no dates
-select * from {{ this }} where false
-{%- else %}
+{%- set nothing_pending = is_incremental() and not pending_snapshot_date_count(this) %}
+{%- if nothing_pending %}
+-- nothing pending (most days): the query without rows, which DuckDB answers without scanning
+-- the inputs, while a changed column still fails the build (on_schema_change)
+select * from (
+{%- endif %}
 
 with snapshot_dates as (
     -- at most `snapshot_dates_per_build` dates per build, oldest first: each date reallocates
@@ -108,4 +110,6 @@ final as (
 )
 
 select * from final
+{%- if nothing_pending %}
+) limit 0
 {%- endif %}
