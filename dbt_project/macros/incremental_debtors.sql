@@ -13,7 +13,7 @@
     The pre-hooks (set for intermediate/billing in dbt_project.yml) collect the changed debtors
     into intermediate.changed_debtors and delete their rows; the model appends their new rows;
     the post-hook records the build. The list stays until the model's next build, so its data
-    tests check only the rows it wrote (get_where_subquery.sql).
+    tests check only the rows it wrote (incremental_tests.sql).
     intermediate.build_state (created on-run-start) holds per model the as_of and the newest
     _loaded_at of its last build, and how many debtors that build recomputed; without a row
     (first build, --full-refresh, an upgrade) the model is rebuilt for every debtor. The changed
@@ -24,7 +24,8 @@
 
 {% macro build_state_table() %}intermediate.build_state{% endmacro %}
 
-{#- {as_of, loaded_through} of this model's last incremental-path build, or none. -#}
+{#- {as_of, loaded_through} of this model's last incremental-path build, or none (then every
+    debtor is rebuilt): also after a failed test of the model (retest_all). -#}
 {% macro previous_build() %}
     {#- unit tests render models with no relation (this is none): always the full path -#}
     {%- if not execute or this is none or not is_incremental() -%}
@@ -33,6 +34,7 @@
     {%- set rows = run_query(
         "select strftime(as_of, '%Y-%m-%d'), strftime(loaded_through, '%Y-%m-%d %H:%M:%S.%f') "
         ~ "from " ~ build_state_table() ~ " where model = '" ~ this.identifier ~ "'"
+        ~ " and not coalesce(retest_all, false)"
     ) -%}
     {%- if rows | length == 0 -%}
         {{ return(none) }}
@@ -147,7 +149,7 @@
     debtors it recomputed (null: all of them). -#}
 {% macro record_build() %}
     insert or replace into {{ build_state_table() }}
-        (model, as_of, loaded_through, debtors_recomputed)
+        (model, as_of, loaded_through, debtors_recomputed, retest_all)
     select
         '{{ this.identifier }}',
         {{ as_of_date() }},
@@ -157,10 +159,11 @@
             {%- endfor %}
         ),
         {%- if previous_build() %}
-        (select count(*) from {{ collected_debtors() }})
+        (select count(*) from {{ collected_debtors() }}),
         {%- else %}
-        null
+        null,
         {%- endif %}
+        null  -- tested whole, if it was due (the on-run-end hook sets it again on a failure)
 {% endmacro %}
 
 {#- An intermediate table read as of the run's date: the as_of column the macros join on. -#}

@@ -31,13 +31,23 @@
 {% endmacro %}
 
 {#- pre-hook of the merged staging models: record where this merge starts (the newest loaded_at
-    already merged; null on a first or full build, which writes every key). -#}
+    already merged; null on a first or full build, which writes every key, and after a failed
+    key test, whose rows the merge may not touch). -#}
 {% macro record_merge_start() %}
-    insert or replace into {{ build_state_table() }} (model, as_of, merged_after)
+    insert or replace into {{ build_state_table() }} (model, as_of, merged_after, retest_all)
     select
         '{{ this.identifier }}',
         {{ as_of_date() }},
-        {% if is_incremental() %}(select max(loaded_at) from {{ this }}){% else %}null{% endif %}
+        {%- if is_incremental() %}
+        case
+            when (select retest_all from {{ build_state_table() }} where model = '{{ this.identifier }}')
+                then null
+            else (select max(loaded_at) from {{ this }})
+        end
+        {%- else %}
+        null
+        {%- endif %},
+        null
 {% endmacro %}
 
 {#- A key test's `where: __merged_keys__` (staging yml) keeps the rows of the keys the model's

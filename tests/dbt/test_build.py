@@ -271,7 +271,8 @@ def test_ar_monthly_dso_and_cei(settings: Settings) -> None:
 def test_per_debtor_tests_read_the_rows_the_last_build_recomputed(build_world) -> None:
     """A daily build tests the rows of the debtors it recomputed, not the whole table: a duplicate
     key among them fails; one in a debtor it left alone is outside that check (the build that
-    wrote it tested it); after a full build every row counts again."""
+    wrote it tested it); after a full build every row counts again. After a failure the model's
+    next build rewrites and tests every debtor."""
     from debtflow.flows import transform, warehouse
 
     settings, _ = build_world(True)
@@ -297,8 +298,28 @@ def test_per_debtor_tests_read_the_rows_the_last_build_recomputed(build_world) -
         con.execute("update intermediate.changed_debtors set debtor_id = 'D1'")
     with pytest.raises(transform.TransformError, match=unique):
         transform.build(settings, AS_OF, select=unique)
+    # the failure is not forgotten: the model's next build rewrites and tests every debtor
+    assert query(
+        settings,
+        "select retest_all from intermediate.build_state where model = 'int_invoices_settled'",
+    ) == [(True,)]
+    rebuilt = transform.build(settings, AS_OF, select="int_invoices_settled")
+    assert [n["status"] for k, n in rebuilt.items() if unique in k] == ["pass"]
+    assert query(
+        settings,
+        "select debtors_recomputed, retest_all from intermediate.build_state "
+        "where model = 'int_invoices_settled'",
+    ) == [(None, None)]
+    assert query(
+        settings,
+        "select count(*) from intermediate.int_invoices_settled where invoice_id = 'I1'",
+    ) == [(1,)]  # D1 was not in the changed set, yet rewritten
 
     with warehouse.connect(settings) as con:
+        con.execute(
+            "insert into intermediate.int_invoices_settled "
+            "select * from intermediate.int_invoices_settled where invoice_id = 'I1'"
+        )
         con.execute("delete from intermediate.changed_debtors")
         con.execute(
             "update intermediate.build_state set debtors_recomputed = null "
@@ -311,7 +332,8 @@ def test_per_debtor_tests_read_the_rows_the_last_build_recomputed(build_world) -
 def test_staging_key_tests_read_the_keys_the_last_merge_wrote(build_world) -> None:
     """A merged staging model's unique test reads the keys its last merge wrote (rows loaded
     since the merge's start): a duplicate of another key is outside that check (the merge did
-    not touch it); a duplicate of a merged key fails; after a full build every key counts."""
+    not touch it); a duplicate of a merged key fails, and fails again in the next build, which
+    merges nothing new but tests every key after a failure."""
     from debtflow.flows import transform, warehouse
 
     settings, _ = build_world(True)
@@ -340,11 +362,13 @@ def test_staging_key_tests_read_the_keys_the_last_merge_wrote(build_world) -> No
     with pytest.raises(transform.TransformError, match=unique):
         transform.build(settings, AS_OF, select=unique)
 
+    # the next merge writes nothing new (P1 as first loaded); the failure is not forgotten:
+    # every key is tested
     with warehouse.connect(settings) as con:
         con.execute("update raw.payments set _loaded_at = ? where payment_id = 'P1'", [loaded])
-        con.execute(
-            "update intermediate.build_state set merged_after = null "
-            "where model = 'stg_billing__payments'"
-        )
     with pytest.raises(transform.TransformError, match=unique):
-        transform.build(settings, AS_OF, select=unique)
+        transform.build(settings, AS_OF, select="stg_billing__payments")
+    assert query(
+        settings,
+        "select merged_after from intermediate.build_state where model = 'stg_billing__payments'",
+    ) == [(None,)]
