@@ -100,15 +100,12 @@ episode_axis as (
     window w as (partition by debtor_id order by episode_end rows unbounded preceding)
 ),
 
-at_issue as (
+axes as (
+    -- everything known about the debtor at the start of each issue date, one row per
+    -- (debtor, issue date): the ASOF joins sort only these narrow rows, not the invoices
     select
-        inv.invoice_id,
-        inv.debtor_id,
-        inv.issue_date,
-        inv.due_date,
-        inv.amount,
-        inv.currency,
-        inv.product,
+        keys.debtor_id,
+        keys.issue_date,
         customer.debtor_type,
         customer.country,
         customer.acquisition_channel,
@@ -118,7 +115,6 @@ at_issue as (
         customer.customer_since,
         report.bureau_score,
         report.registered_debts,
-        book_before.book_late_rate_30d,
         coalesce(due.expected_late, 0) as expected_late,
         coalesce(due.n_due, 0) as n_due,
         coalesce(due.n_late, 0) as n_late,
@@ -136,28 +132,41 @@ at_issue as (
         coalesce(payment.n_direct_debit, 0) as n_direct_debit,
         coalesce(episode.n_closed_episodes, 0) as n_closed_episodes,
         episode.closed_episode_days
-    from invoices as inv
-    left join book as book_before on book_before.day = inv.issue_date - 1
+    from (select distinct debtor_id, issue_date from invoices) as keys
+    asof left join due_axis as due
+        on keys.debtor_id = due.debtor_id and keys.issue_date > due.due_date
+    asof left join paid_axis as paid
+        on keys.debtor_id = paid.debtor_id and keys.issue_date > paid.paid_date
+    asof left join resolved_axis as resolved
+        on keys.debtor_id = resolved.debtor_id and keys.issue_date > resolved.resolved_date
+    asof left join payment_axis as payment
+        on keys.debtor_id = payment.debtor_id and keys.issue_date > payment.paid_date
+    asof left join episode_axis as episode
+        on keys.debtor_id = episode.debtor_id and keys.issue_date > episode.episode_end
     asof left join (
         select * from {{ ref('stg_billing__customer_versions') }} {{ changed }}
     ) as customer
-        on inv.debtor_id = customer.debtor_id
-        and cast(inv.issue_date as timestamp) > customer.updated_at
+        on keys.debtor_id = customer.debtor_id
+        and cast(keys.issue_date as timestamp) > customer.updated_at
     asof left join (
         select * from {{ ref('stg_billing__credit_reports') }} {{ changed }}
     ) as report
-        on inv.debtor_id = report.debtor_id
-        and cast(inv.issue_date as timestamp) > report.reported_at
-    asof left join due_axis as due
-        on inv.debtor_id = due.debtor_id and inv.issue_date > due.due_date
-    asof left join paid_axis as paid
-        on inv.debtor_id = paid.debtor_id and inv.issue_date > paid.paid_date
-    asof left join resolved_axis as resolved
-        on inv.debtor_id = resolved.debtor_id and inv.issue_date > resolved.resolved_date
-    asof left join payment_axis as payment
-        on inv.debtor_id = payment.debtor_id and inv.issue_date > payment.paid_date
-    asof left join episode_axis as episode
-        on inv.debtor_id = episode.debtor_id and inv.issue_date > episode.episode_end
+        on keys.debtor_id = report.debtor_id
+        and cast(keys.issue_date as timestamp) > report.reported_at
+),
+
+at_issue as (
+    select
+        inv.invoice_id,
+        inv.due_date,
+        inv.amount,
+        inv.currency,
+        inv.product,
+        book_before.book_late_rate_30d,
+        axes.*
+    from invoices as inv
+    inner join axes on inv.debtor_id = axes.debtor_id and inv.issue_date = axes.issue_date
+    left join book as book_before on book_before.day = inv.issue_date - 1
 ),
 
 final as (
