@@ -3,8 +3,9 @@
     cut-off of every date in `dates_relation` (a relation or CTE with a DATE column `as_of`):
     only invoices issued and payments received before the date take part, so a payment that
     arrives later can never change an allocation as of an earlier date (point-in-time safe by
-    construction; a later payment naming an invoice may re-shuffle the debtor's allocation from
-    its own date on, never before it).
+    construction). Within one cut-off, a later payment naming an invoice takes that invoice
+    first, so money that an earlier cut-off allocated to it oldest first moves to other
+    invoices or to credit: the paid dates of older invoices can change with the cut-off.
 
     Rules, in order, per debtor:
     1. A payment naming an invoice of the same debtor (invoice_id, else a reference equal to an

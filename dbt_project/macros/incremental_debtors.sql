@@ -59,8 +59,10 @@
 {#- (as_of, debtor_id) pairs to recompute: the changed debtors, or every debtor without `previous`.
     A model with `point_in_time_rows` (each row reads only events before its own date, and an
     invoice's row appears on its issue date) needs fewer: the debtors with an invoice issued
-    between the two as_of dates, and those with a row loaded since whose version, old or new, is
-    dated before the earlier one (older rows, all issued before it, read nothing later). -#}
+    between the two as_of dates, those with a row loaded since whose version, old or new, is
+    dated before the earlier one (older rows, all issued before it, read nothing later), and
+    those with a payment between the dates naming an invoice while money is allocated to them
+    oldest first: it can re-shuffle paid dates before the earlier date. -#}
 {% macro changed_debtors(previous) %}
     {%- set lo = "least(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
     {%- set hi = "greatest(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
@@ -92,6 +94,19 @@
         union all
         select debtor_id from {{ ref('stg_billing__payments') }}
         where paid_date >= {{ lo }} and paid_date < {{ hi }}
+        {%- else %}
+        union all
+        {#- a payment naming an invoice takes it before the oldest-first pass does, so money
+            allocated oldest first before lo can move to other invoices and change paid dates
+            before lo; only where such money is allocated now (there is as much or more of it
+            the later the cut-off, and a new invoice's debtor is in the set already) #}
+        select debtor_id from {{ ref('stg_billing__payments') }}
+        where paid_date >= {{ lo }} and paid_date < {{ hi }}
+            and (invoice_id is not null or reference is not null)
+            and debtor_id in (
+                select debtor_id from {{ ref('int_payments_allocated') }}
+                where allocation_method in ('oldest_first', 'credit') and paid_date < {{ lo }}
+            )
         {%- endif %}
     {%- else %}
         select debtor_id from {{ ref('stg_billing__invoices') }}

@@ -249,6 +249,42 @@ def _backdated_payment(settings: Settings, landing: Path, day: date) -> str:
     return invoice_id
 
 
+def _at_issue_rows(settings: Settings, debtor_id: str) -> list[tuple]:
+    return query(
+        settings,
+        "select * from intermediate.int_invoices_at_issue "
+        f"where debtor_id = '{debtor_id}' and issue_date < '{T}' order by invoice_id",
+    )
+
+
+def _reshuffling_payment(settings: Settings, landing: Path, day: date) -> tuple[str, list]:
+    """A batch for `day` with a payment dated the day before, naming an invoice that money was
+    allocated to oldest first, of a debtor with an invoice issued after that invoice was paid
+    and none on the payment's date: the payment takes the invoice, and the money moves on.
+    Returns the debtor_id and its invoice-at-issue rows before the batch."""
+    invoice_id, debtor_id, amount, currency = query(
+        settings,
+        "select invoice_id, debtor_id, amount, currency "
+        "from intermediate.int_invoices_settled as named "
+        "where document_type = 'invoice' and paid_date is not null "
+        "and invoice_id in (select invoice_id from intermediate.int_payments_allocated "
+        "    where allocation_method = 'oldest_first') "
+        "and debtor_id in (select debtor_id from intermediate.int_invoices_settled as later "
+        "    where later.issue_date > named.paid_date) "
+        f"and debtor_id not in (select debtor_id from intermediate.int_invoices_settled "
+        f"    where issue_date >= '{T}') "
+        "order by invoice_id limit 1",
+    )[0]
+    batch = landing / f"{day.isoformat()}T0900"
+    batch.mkdir()
+    (batch / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_at,amount,currency,method,reference\n"
+        f"PAYNAMED,{debtor_id},{invoice_id},{day - timedelta(days=1)} 12:00:00,"
+        f"{amount},{currency},bank_transfer,\n"
+    )
+    return debtor_id, _at_issue_rows(settings, debtor_id)
+
+
 # kept as first built: table -> its date column
 FIXED_ONCE_BUILT = {
     "marts.debtor_feature_snapshots": "as_of",
@@ -273,6 +309,8 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
     settings = Settings(home=home, landing_url=str(home / "landing"), training_months=4)
     recomputed, at_issue, fixed = [], [], []
     for day in (T + timedelta(days=1), T + timedelta(days=2), T + timedelta(days=2)):
+        if not recomputed:
+            reshuffled, rows_before = _reshuffling_payment(settings, home / "landing", day)
         if len(recomputed) == 1:
             backdated = _backdated_payment(settings, home / "landing", day)
         merged = query(settings, "select max(loaded_at) from staging.stg_billing__payments")
@@ -309,6 +347,8 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
     assert recomputed[2] == 0 == at_issue[2]  # same day, nothing loaded: nothing to recompute
     # point-in-time rows: a debtor who only paid or fell due keeps its invoice features
     assert 0 < at_issue[0] < recomputed[0]
+    # the named invoice's earlier oldest-first money moved: rows issued before T changed
+    assert _at_issue_rows(settings, reshuffled) != rows_before
     paid_on_time = query(
         settings,
         "select paid_date < due_date from intermediate.int_invoices_settled "
