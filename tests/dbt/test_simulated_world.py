@@ -239,14 +239,37 @@ def _backdated_payment(settings: Settings, landing: Path, day: date) -> str:
         "from marts.fct_invoices where status = 'open' and due_date < as_of - 20 "
         "order by due_date desc, invoice_id limit 1",
     )[0]
+    _payment_batch(
+        landing,
+        day,
+        "PAYBACKDATED",
+        debtor_id,
+        invoice_id,
+        due_date - timedelta(days=1),
+        open_amount,
+        currency,
+    )
+    return invoice_id
+
+
+def _payment_batch(
+    landing: Path,
+    day: date,
+    payment_id: str,
+    debtor_id: str,
+    invoice_id: str,
+    paid_on: date,
+    amount: Decimal,
+    currency: str,
+) -> None:
+    """A batch for `day` with one bank transfer naming `invoice_id`, paid at noon of `paid_on`."""
     batch = landing / f"{day.isoformat()}T0900"
     batch.mkdir()
     (batch / "payments.csv").write_text(
         "payment_id,debtor_id,invoice_id,paid_at,amount,currency,method,reference\n"
-        f"PAYBACKDATED,{debtor_id},{invoice_id},{due_date - timedelta(days=1)} 12:00:00,"
-        f"{open_amount},{currency},bank_transfer,\n"
+        f"{payment_id},{debtor_id},{invoice_id},{paid_on} 12:00:00,{amount},{currency},"
+        "bank_transfer,\n"
     )
-    return invoice_id
 
 
 def _at_issue_rows(settings: Settings, debtor_id: str) -> list[tuple]:
@@ -259,8 +282,8 @@ def _at_issue_rows(settings: Settings, debtor_id: str) -> list[tuple]:
 
 def _reshuffling_payment(settings: Settings, landing: Path, day: date) -> tuple[str, list]:
     """A batch for `day` with a payment dated the day before, naming an invoice that money was
-    allocated to oldest first, of a debtor with an invoice issued after that invoice was paid
-    and none on the payment's date: the payment takes the invoice, and the money moves on.
+    allocated to oldest first, of a debtor with an invoice issued after that invoice was paid:
+    the payment takes the invoice, and the money moves on.
     Returns the debtor_id and its invoice-at-issue rows before the batch."""
     invoice_id, debtor_id, amount, currency = query(
         settings,
@@ -271,16 +294,10 @@ def _reshuffling_payment(settings: Settings, landing: Path, day: date) -> tuple[
         "    where allocation_method = 'oldest_first') "
         "and debtor_id in (select debtor_id from intermediate.int_invoices_settled as later "
         "    where later.issue_date > named.paid_date) "
-        f"and debtor_id not in (select debtor_id from intermediate.int_invoices_settled "
-        f"    where issue_date >= '{T}') "
         "order by invoice_id limit 1",
     )[0]
-    batch = landing / f"{day.isoformat()}T0900"
-    batch.mkdir()
-    (batch / "payments.csv").write_text(
-        "payment_id,debtor_id,invoice_id,paid_at,amount,currency,method,reference\n"
-        f"PAYNAMED,{debtor_id},{invoice_id},{day - timedelta(days=1)} 12:00:00,"
-        f"{amount},{currency},bank_transfer,\n"
+    _payment_batch(
+        landing, day, "PAYNAMED", debtor_id, invoice_id, day - timedelta(days=1), amount, currency
     )
     return debtor_id, _at_issue_rows(settings, debtor_id)
 
