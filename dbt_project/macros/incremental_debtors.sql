@@ -5,8 +5,11 @@
     version of those rows named: a restated document may move to another debtor), and those
     with a document or payment whose issue, due or payment date lies between the previous and
     this build's as_of (inside one cut-off, not the other; either direction, so a back-fill for
-    an earlier date is exact too). Allocation is per debtor, so every other debtor's rows are
-    unchanged. A model that reads more landing tables per debtor lists them in the config
+    an earlier date is exact too). Due dates count only where rows move when an invoice falls
+    due (overdue episodes): a model configured `moves_with_due_dates=false` (allocation and
+    settlement read issue and payment dates only) skips the debtors, a third of a day's, whose
+    one change is an invoice falling due. Allocation is per debtor, so every other debtor's
+    rows are unchanged. A model that reads more landing tables per debtor lists them in the config
     `debtor_sources` (default: invoices and payments). The tables hold no as_of column:
     consumers read them through at_as_of().
 
@@ -90,7 +93,9 @@
         select debtor_id from {{ ref('stg_billing__invoices') }}
         where (issue_date >= {{ lo }} and issue_date < {{ hi }})
         {%- if not point_in_time %}
+        {%- if config.get('moves_with_due_dates', true) %}
             or (due_date >= {{ lo }} and due_date < {{ hi }})
+        {%- endif %}
         union all
         select debtor_id from {{ ref('stg_billing__payments') }}
         where paid_date >= {{ lo }} and paid_date < {{ hi }}

@@ -324,7 +324,7 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
     shutil.copy(loaded_to_t.warehouse_path, home / "warehouse.duckdb")
     shutil.copytree(world / "landing", home / "landing")
     settings = Settings(home=home, landing_url=str(home / "landing"), training_months=4)
-    recomputed, at_issue, fixed = [], [], []
+    recomputed, falling_due, at_issue, fixed = [], [], [], []
     for day in (T + timedelta(days=1), T + timedelta(days=2), T + timedelta(days=2)):
         if not recomputed:
             reshuffled, rows_before = _reshuffling_payment(settings, home / "landing", day)
@@ -344,9 +344,13 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
             "select model, as_of, debtors_recomputed from intermediate.build_state "
             f"where model in {INTERMEDIATE}",
         )
-        assert {model for model, *_ in state} == set(INTERMEDIATE)
-        assert {(as_of, n) for _, as_of, n in state} == {(day, state[0][2])}  # one changed set
-        recomputed.append(state[0][2])
+        assert {(model, as_of) for model, as_of, _ in state} == {(m, day) for m in INTERMEDIATE}
+        n = {model: debtors for model, _, debtors in state}
+        # allocation and settlement share one changed set; the episodes also take the debtors
+        # whose only change is an invoice falling due
+        assert n["int_payments_allocated"] == n["int_invoices_settled"]
+        recomputed.append(n["int_overdue_episodes_merged"])
+        falling_due.append(recomputed[-1] - n["int_payments_allocated"])
         at_issue += query(
             settings,
             "select debtors_recomputed from intermediate.build_state "
@@ -362,6 +366,7 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
     assert 0 < recomputed[0] < known[0][0] / 2
     assert 0 < recomputed[1] < known[0][0] / 2
     assert recomputed[2] == 0 == at_issue[2]  # same day, nothing loaded: nothing to recompute
+    assert falling_due[0] > 0 and falling_due[1] > 0
     # point-in-time rows: a debtor who only paid or fell due keeps its invoice features
     assert 0 < at_issue[0] < recomputed[0]
     # the named invoice's earlier oldest-first money moved: rows issued before T changed

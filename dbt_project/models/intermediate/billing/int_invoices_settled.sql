@@ -2,6 +2,7 @@
 -- and the day it was settled (macro settle_invoices over int_payments_allocated).
 -- Incremental per debtor like the allocation it reads (incremental_debtors.sql).
 -- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (read by the hooks)
+{{ config(moves_with_due_dates=false) }}
 {%- set previous = previous_build() %}
 
 with as_of_dates as (

@@ -2,6 +2,7 @@
 -- (macro allocate_payments: invoice id, else reference, else oldest open invoice first;
 -- the rest is the debtor's credit balance). Incremental per debtor (incremental_debtors.sql):
 -- a daily build reallocates only the debtors whose payments or documents changed.
+{{ config(moves_with_due_dates=false) }}
 {%- set previous = previous_build() %}
 
 with as_of_dates as (

@@ -2,6 +2,7 @@
 -- invoices (by invoice_id, reference or oldest first) and what stayed as the debtor's credit.
 -- Incremental per debtor like the allocation it reads; marts.fct_payments adds as_of.
 -- depends_on: {{ ref('stg_billing__invoices') }} (read by the hooks)
+{{ config(moves_with_due_dates=false) }}
 {%- set previous = previous_build() %}
 {%- set changed = changed_debtors_only(previous) %}
 
