@@ -372,3 +372,28 @@ def test_staging_key_tests_read_the_keys_the_last_merge_wrote(build_world) -> No
         settings,
         "select merged_after from intermediate.build_state where model = 'stg_billing__payments'",
     ) == [(None,)]
+
+
+def test_unique_combination_counts_a_repeated_credit_share(build_world) -> None:
+    """A credit share (null invoice_id) repeated for one payment is a duplicate: the combination
+    test groups the null part like any other value."""
+    from debtflow.flows import transform, warehouse
+
+    settings, nodes = build_world(True)
+    (test,) = [k for k in nodes if k.startswith("test.debtflow.unique_combination_int_payments")]
+    name = test.split(".")[2]  # test.debtflow.<name>.<hash>
+    passed = transform.build(settings, AS_OF, select=name)
+    assert [(n["status"], n["rows"]) for k, n in passed.items() if k == test] == [("pass", 0)]
+    with warehouse.connect(settings) as con:
+        con.execute(
+            "insert into intermediate.int_payments_allocated "
+            "select * replace (cast(null as varchar) as invoice_id, 'credit' as allocation_method) "
+            "from intermediate.int_payments_allocated where invoice_id is not null limit 1"
+        )
+        con.execute(
+            "insert into intermediate.int_payments_allocated "
+            "select * from intermediate.int_payments_allocated where allocation_method = 'credit' "
+            "limit 1"
+        )
+    with pytest.raises(transform.TransformError, match=name):
+        transform.build(settings, AS_OF, select=name)
