@@ -13,6 +13,7 @@ from pathlib import Path
 from debtflow.flows.errors import DebtflowError
 from debtflow.flows.runtime import configure_prefect
 from debtflow.flows.settings import get_settings
+from debtflow.flows.warehouse import require
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], object]] = {}
 
@@ -25,8 +26,34 @@ def command(name: str):
     return register
 
 
+# Commands that may start a new home (the first ingest creates the warehouse); every other
+# command reads an existing one and refuses a home without a warehouse.
+STARTS_A_HOME = {"simulate", "ingest", "run", "backfill", "demo", "doctor"}
+
+
 def _as_of(args: argparse.Namespace) -> date:
     return args.as_of or get_settings().today()
+
+
+def _built_as_of(args: argparse.Namespace) -> date:
+    """--as-of, else the date the marts were last built for (said on stderr), else today."""
+    if args.as_of:
+        return args.as_of
+    from debtflow.flows.warehouse import built_as_of, session
+
+    with session() as con:
+        built = built_as_of(con)
+    if built is None:
+        return get_settings().today()
+    print(f"as of {built}: the date the warehouse was last built for", file=sys.stderr)
+    return built
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
 
 
 def _print(result: object) -> None:
@@ -59,12 +86,20 @@ def cmd_quarantine(args):
     from debtflow.flows.warehouse import session
 
     with session() as con:
+        if args.batch:
+            quarantine.require_batch(con, args.batch)
         if args.action == "list":
-            for batch, file, column, reason, status, n in quarantine.summary(con, args.batch):
+            groups = quarantine.summary(con, args.batch)
+            for batch, file, column, reason, status, n in groups:
                 print(f"{batch}  {file}  {column}  {status:<11} {n:>8}  {reason}")
+            if not groups:
+                print(f"no quarantined rows{f' in batch {args.batch}' if args.batch else ''}")
         elif args.action == "show":
-            for row in quarantine.rows(con, args.batch, args.file, args.limit):
+            found = quarantine.rows(con, args.batch, args.file, args.limit)
+            for row in found:
                 print(json.dumps(row, default=str))
+            if not found:
+                print(f"no quarantined rows in batch {args.batch}", file=sys.stderr)
         else:
             print(f"released {quarantine.release(con, args.batch, args.file)} row(s)")
 
@@ -81,7 +116,7 @@ def cmd_transform(args):
 def cmd_publish(args):
     from debtflow.flows.publish import publish
 
-    _print(publish(get_settings(), _as_of(args)))
+    _print(publish(get_settings(), _built_as_of(args)))
 
 
 @command("docs")
@@ -117,10 +152,11 @@ def cmd_validate(args):
 def cmd_train(args):
     from debtflow.models import late_payment, train
 
+    as_of = _built_as_of(args)
     if args.model == "late_payment":
-        _print(late_payment.train_model(get_settings(), _as_of(args), args.truth))
+        _print(late_payment.train_model(get_settings(), as_of, args.truth))
     else:
-        _print(train.train(get_settings(), _as_of(args), args.truth))
+        _print(train.train(get_settings(), as_of, args.truth))
 
 
 @command("models")
@@ -129,11 +165,15 @@ def cmd_models(args):
 
     settings = get_settings()
     if args.action == "list":
-        for row in registry.summary(settings, args.model):
+        rows = registry.summary(settings, args.model)
+        for row in rows:
             print(
                 f"{row['version']}  {'champion' if row['champion'] else '        '}  "
-                f"roc_auc {row['roc_auc']}  brier {row['brier']}  {row['valid_dates']}"
+                f"roc_auc {row['roc_auc']} (logistic baseline {row['baseline_roc_auc']})  "
+                f"brier {row['brier']}  {row['valid_dates']}"
             )
+        if not rows:
+            print(f"no {args.model} model yet: run `debtflow train`")
     elif args.action == "show":
         _print(registry.show(settings, args.version, args.model))
     else:
@@ -145,7 +185,7 @@ def cmd_models(args):
 def cmd_advise_terms(args):
     from debtflow.models import terms
 
-    _print(terms.advise_terms(get_settings(), _as_of(args), args.debtor or None, args.out))
+    _print(terms.advise_terms(get_settings(), _built_as_of(args), args.debtor or None, args.out))
 
 
 @command("score")
@@ -214,7 +254,7 @@ def cmd_demo(args):
 
 
 def parser() -> argparse.ArgumentParser:
-    iso = date.fromisoformat
+    iso = iso_date
     p = argparse.ArgumentParser(
         prog="debtflow",
         description="Turn billing extracts into collected cash: load, model, dun, sell.",
@@ -224,8 +264,10 @@ def parser() -> argparse.ArgumentParser:
     def add(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help)
 
-    def as_of(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--as-of", type=iso, help="business date YYYY-MM-DD (default: today)")
+    def as_of(sp: argparse.ArgumentParser, default: str = "today") -> None:
+        sp.add_argument("--as-of", type=iso, help=f"business date YYYY-MM-DD (default: {default})")
+
+    built = "the date the warehouse was last built for"
 
     s = add("simulate", "Write a simulated billing world: landing batches and ground truth.")
     s.add_argument("--debtors", type=int, default=20_000)
@@ -255,11 +297,14 @@ def parser() -> argparse.ArgumentParser:
     )
     as_of(s)
     s.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
-    as_of(add("publish", "Publish every mart as Parquet (HOME/published or DEBTFLOW_PUBLISH_URL)."))
+    as_of(
+        add("publish", "Publish every mart as Parquet (HOME/published or DEBTFLOW_PUBLISH_URL)."),
+        built,
+    )
     as_of(add("docs", "Build the dbt docs site into HOME/reports/dbt_docs/."))
     as_of(add("validate", "Run the data-quality suites on the day's batches and the marts."))
     s = add("train", "Train a model and register it (champion through a gate).")
-    as_of(s)
+    as_of(s, built)
     s.add_argument("--truth", type=Path, help="simulator truth folder: report oracle metrics")
     models = ("collectability", "late_payment")
     s.add_argument("--model", choices=models, default="collectability")
@@ -274,7 +319,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("version")
     m.add_argument("--model", choices=models, default="collectability")
     s = add("advise-terms", "Payment-terms advice per customer with the expected loss it avoids.")
-    as_of(s)
+    as_of(s, built)
     s.add_argument("--debtor", action="append", help="only this debtor (repeatable)")
     s.add_argument("--out", type=Path, help="CSV path (default HOME/reports/terms/<as_of>.csv)")
     as_of(add("score", "Score every debtor with an overdue balance into ml.debtor_scores."))
@@ -305,8 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    configure_prefect(get_settings())
+    settings = get_settings()
     try:
+        if args.command not in STARTS_A_HOME:
+            require(settings)
+        if args.command != "doctor":  # it only looks: no Prefect, and no folders made
+            configure_prefect(settings)
         COMMANDS[args.command](args)
     except DebtflowError as exc:
         print(f"debtflow {args.command}: {exc}", file=sys.stderr)

@@ -64,6 +64,11 @@ class Table:
         return [c.name for c in self.columns]
 
     @property
+    def identifiers(self) -> list[str]:
+        """Key and id columns: matched exactly downstream, so never cleaned, only accepted as is."""
+        return [c.name for c in self.columns if c.name in self.key or c.name.endswith("_id")]
+
+    @property
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 

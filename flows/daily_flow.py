@@ -104,7 +104,8 @@ def validate_marts_stage(as_of: date) -> dict:
 def score_stage(as_of: date, transform_key: str, force: bool = False) -> dict:
     """Collectability for every overdue debtor; late-payment risk for open, not-yet-due invoices
     when a late-payment champion exists (it is optional: trained by `debtflow train --model`).
-    Skipped when the same champions already scored the same marts for as_of."""
+    Skipped when the same champions already scored the same marts for as_of, and when there is
+    no collectability champion yet (the result says when there will be history to train one)."""
     settings = get_settings()
     champions = {
         m: registry.champion_version(settings, m) for m in (registry.NAME, late_payment.NAME)
@@ -112,7 +113,11 @@ def score_stage(as_of: date, transform_key: str, force: bool = False) -> dict:
     key = stage_cache.score_key(transform_key, champions)
 
     def work() -> dict:
-        result = predict.score(settings, as_of)
+        if champions[registry.NAME]:
+            result = predict.score(settings, as_of)
+        else:  # a new book: the day goes on without scores
+            result = predict.without_model(settings, as_of)
+            get_run_logger().warning(result["skipped"])
         if champions[late_payment.NAME]:
             result["late_payment"] = late_payment.score(settings, as_of)
         return result
@@ -137,7 +142,7 @@ def _links(stages: dict) -> dict[str, str | None]:
     version = stages["score"]["model_version"]
     return {
         "Data docs (validation)": stages["validate_marts"]["docs_index"],
-        "Model evaluation report": str(registry.report_path(settings, version)),
+        "Model evaluation report": version and str(registry.report_path(settings, version)),
         "Published marts": stages["publish"]["target"],
         "Outbox": stages["dunning"]["sent"]["outbox_dir"],
     }

@@ -32,9 +32,13 @@ class Check:
 
 
 def check_home(s: Settings) -> Check:
+    if not s.root.exists():  # a typo here would otherwise start a second, empty installation
+        relative = "" if s.home.is_absolute() else f" (relative to {os.getcwd()})"
+        return Check("home", WARN, f"{s.root} does not exist{relative}",
+                     "if debtflow runs here already, set DEBTFLOW_HOME to its folder; "
+                     "otherwise the first `debtflow ingest` creates it")  # fmt: skip
     probe = s.root / f".doctor-{uuid.uuid4().hex[:8]}"
     try:
-        s.root.mkdir(parents=True, exist_ok=True)
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
@@ -44,16 +48,22 @@ def check_home(s: Settings) -> Check:
 
 
 def check_landing(s: Settings) -> Check:
+    from debtflow.flows.landing import survey
     from debtflow.flows.storage import open_store
 
     try:
-        batches = open_store(s.landing, s).list_dirs()
+        found = survey(open_store(s.landing, s))
     except Exception as exc:
         fix = ("check the bucket name, DEBTFLOW_S3_ENDPOINT_URL and the AWS_* credentials"
                if s.landing.startswith("s3://")
                else "create the folder or set DEBTFLOW_LANDING_URL to the landing zone")  # fmt: skip
         return Check("landing", FAIL, f"{s.landing} is not reachable: {exc}", fix)
-    return Check("landing", OK, f"{s.landing} reachable, {len(batches)} batch folder(s)")
+    if found.strays:
+        return Check("landing", WARN if found.batches else FAIL,
+                     f"{s.landing}: {len(found.batches)} batch folder(s); not batches: "
+                     f"{', '.join(found.strays[:5])}",
+                     "name each batch folder YYYY-MM-DDTHHMM (e.g. 2026-11-21T0600)")  # fmt: skip
+    return Check("landing", OK, f"{s.landing} reachable, {len(found.batches)} batch folder(s)")
 
 
 def check_warehouse(s: Settings) -> Check:
@@ -62,7 +72,7 @@ def check_warehouse(s: Settings) -> Check:
     if not s.warehouse_path.exists():
         return Check("warehouse", OK, f"{s.warehouse_path} not created yet (the first ingest does)")
     try:
-        with connect(s, read_only=True) as con:
+        with connect(s, read_only=True, wait_seconds=0) as con:
             schemas = [r[0] for r in con.execute(
                 "select distinct schema_name from information_schema.schemata "
                 "where catalog_name = current_database() order by 1").fetchall()]  # fmt: skip
@@ -88,8 +98,10 @@ def check_model(s: Settings) -> Check:
 
     version = registry.champion_version(s)
     if version is None:
-        return Check("model", WARN, "no champion model yet: scoring will fail",
-                     "run `debtflow train` once before the first daily run")  # fmt: skip
+        return Check("model", WARN, "no champion model yet: the daily run scores nothing and "
+                     "dunning follows the rules alone",
+                     "run `debtflow train` once the book has labelled history (the daily run "
+                     "says when)")  # fmt: skip
     return Check("model", OK, f"champion {version}")
 
 

@@ -22,7 +22,7 @@ from debtflow.flows import row_checks
 from debtflow.flows.contract import TABLES
 from debtflow.flows.errors import DebtflowError
 from debtflow.flows.file_readers import expose, stage
-from debtflow.flows.landing import Batch, DataFile, Dialect, list_batches
+from debtflow.flows.landing import Batch, DataFile, Dialect, survey
 from debtflow.flows.settings import Settings, get_settings
 from debtflow.flows.storage import Store, open_store
 from debtflow.flows.warehouse import LOAD_LOG, QUARANTINE, RAW, session
@@ -90,7 +90,9 @@ def check_and_load(con, table: str, dialect: Dialect, lineage: list) -> None:
     if held:
         con.execute(f"insert into _checked by name {held}")
     cols = ", ".join(f'"{c}"' for c in spec.column_names)
-    values = ", ".join(row_checks.typed(c, dialect, staged) for c in spec.columns)
+    values = ", ".join(
+        row_checks.typed(c, dialect, staged, c.name in spec.identifiers) for c in spec.columns
+    )
     con.execute(
         f"insert into {RAW}.{table} ({cols}, _batch_id, _source_file, _loaded_at) "
         f"select {values}, ?, ?, ? from {row_checks.GOOD}",
@@ -136,10 +138,24 @@ def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, wor
     unreadable = con.execute("select count(*) from _unreadable").fetchone()[0]
     result.rows_read = good + bad + unreadable
     result.rows_loaded, result.rows_quarantined, result.rows_held = good, bad + unreadable, held
-    if extra:
-        result.message = f"unknown column(s) ignored: {', '.join(extra)}"
+    notes = [f"unknown column(s) ignored: {', '.join(extra)}"] if extra else []
+    notes += _cleaned(con, spec)
+    if notes:
+        result.message = "; ".join(notes)
         log.warning("%s: %s", where, result.message)
     return result
+
+
+def _cleaned(con: duckdb.DuckDBPyConnection, spec) -> list[str]:
+    """What the load cleaned in the loaded rows: control characters in free text."""
+    sql = row_checks.cleaned_counts(spec, staged_types(con))
+    if sql is None:
+        return []
+    rel = con.execute(sql)
+    counts = [
+        f"{d[0]} ({n} rows)" for d, n in zip(rel.description, rel.fetchone(), strict=True) if n
+    ]
+    return [f"control characters replaced by spaces in {', '.join(counts)}"] if counts else []
 
 
 def release_held(con: duckdb.DuckDBPyConnection, where: str = "status = 'held'") -> int:
@@ -263,8 +279,17 @@ def ingest(settings: Settings | None = None, as_of: date | None = None) -> list[
     store = open_store(settings.landing, settings)
     cache = settings.cache_dir / "landing"
     results = []
+    found = survey(store, up_to=as_of)
+    for line in found.describe(settings.landing, as_of):
+        log.warning(line)
+    if found.strays and not found.batches and not found.later:
+        raise DebtflowError(
+            f"landing {settings.landing} holds no batch: {', '.join(found.strays)} "
+            "(a batch is a folder named YYYY-MM-DDTHHMM holding the contract's files, e.g. "
+            "2026-11-21T0600/invoices.csv); nothing was loaded"
+        )
     with session(settings) as con:
-        for batch in list_batches(store, up_to=as_of):
+        for batch in found.batches:
             result = load_batch(con, store, batch, cache)
             if result.status == "loaded":
                 rows = sum(f.rows_loaded for f in result.files)

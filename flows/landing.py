@@ -82,11 +82,43 @@ class Batch:
         return sorted(found, key=lambda d: (order.get(d.table, len(order)), d.name))
 
 
-def list_batches(store: Store, up_to: date | None = None) -> list[Batch]:
-    """Batches in load order; folders whose names are not batch ids (temp folders) are skipped."""
-    batches = []
+@dataclass(frozen=True)
+class Survey:
+    """What a landing zone holds as of a business date."""
+
+    batches: list[Batch]  # due (business date <= up_to), in load order
+    later: list[str]  # batch ids dated after up_to: they wait for their date
+    strays: list[str]  # folders and files at the top that are not batches
+
+    def describe(self, landing: str, up_to: date | None) -> list[str]:
+        """Lines for the person running ingest: what was not loaded, and why."""
+        lines = []
+        if self.strays:
+            lines.append(
+                f"landing {landing}: skipped {', '.join(self.strays)}: not a batch folder "
+                "(a batch is a folder named YYYY-MM-DDTHHMM, e.g. 2026-11-21T0600)"
+            )
+        if self.later:
+            lines.append(
+                f"landing {landing}: {len(self.later)} batch(es) dated after {up_to} wait for "
+                f"their date: {', '.join(self.later[:5])}{' ...' if len(self.later) > 5 else ''}"
+            )
+        if not self.batches and not self.later and not self.strays:
+            lines.append(f"landing {landing} is empty: nothing to load")
+        return lines
+
+
+def survey(store: Store, up_to: date | None = None) -> Survey:
+    """Batches in load order, and what else the landing zone holds. Hidden names (a leading dot
+    or underscore: temp folders of an upload in progress) are passed over in silence."""
+    batches, later, strays = [], [], []
     for name in store.list_dirs():
         match = BATCH_ID.match(name)
         if match and (up_to is None or date.fromisoformat(match.group(1)) <= up_to):
             batches.append(Batch(name, tuple(store.list_files(name))))
-    return batches
+        elif match:
+            later.append(name)
+        elif not name.startswith((".", "_")):
+            strays.append(f"{name}/")
+    strays += [f.name for f in store.list_files("") if not f.name.startswith((".", "_"))]
+    return Survey(batches, later, strays)

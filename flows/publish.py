@@ -18,9 +18,10 @@ from pathlib import Path
 
 import duckdb
 
+from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings
 from debtflow.flows.storage import LocalStore, open_store
-from debtflow.flows.warehouse import connect
+from debtflow.flows.warehouse import connect, require_built
 
 MARTS = "marts"
 MANIFEST = "_manifest.json"
@@ -51,7 +52,15 @@ def publish(settings: Settings, as_of: date | None = None) -> dict:
     store = open_store(target_url(settings), settings)
     rows: dict[str, int] = {}
     with connect(settings) as con, tempfile.TemporaryDirectory(dir=settings.root) as tmp:
-        for mart in mart_names(con):
+        marts = mart_names(con)
+        if not marts:  # never replace what analysts read with nothing
+            raise DebtflowError(
+                f"the warehouse {settings.warehouse_path} holds no marts: run `debtflow "
+                f"transform` first; the published marts at {target_url(settings)} are untouched"
+            )
+        if as_of is not None:
+            require_built(con, as_of)
+        for mart in marts:
             name = f"{mart}.parquet"
             if isinstance(store, LocalStore):
                 # write beside the destination and rename: same file system, atomic

@@ -7,10 +7,27 @@ import json
 import duckdb
 
 from debtflow.flows.contract import personal_columns
+from debtflow.flows.errors import DebtflowError
 from debtflow.flows.ingest import release_held
-from debtflow.flows.warehouse import QUARANTINE
+from debtflow.flows.warehouse import LOAD_LOG, QUARANTINE
 
 MASK = "***"
+
+
+def require_batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    """A batch id that was never loaded (a typo) must not look like a batch with no bad rows."""
+    if con.execute(f"select count(*) from {LOAD_LOG} where batch_id = ?", [batch_id]).fetchone()[0]:
+        return
+    recent = [
+        b
+        for (b,) in con.execute(
+            f"select distinct batch_id from {LOAD_LOG} order by 1 desc limit 3"
+        ).fetchall()
+    ]
+    raise DebtflowError(
+        f"batch {batch_id} was never loaded"
+        + (f"; the latest loaded: {', '.join(recent)}" if recent else "; no batch is loaded yet")
+    )
 
 
 def summary(con: duckdb.DuckDBPyConnection, batch_id: str | None = None) -> list[tuple]:

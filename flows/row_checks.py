@@ -11,6 +11,12 @@ from debtflow.flows.contract import Column, Table
 from debtflow.flows.landing import Dialect
 
 HELD_REASON = "debtor not known yet: held until a batch brings the customer"
+# C0 control characters and DEL: a NUL inside an id breaks every CSV and XLSX writer downstream.
+# An id holds none of them; free text keeps tabs and line breaks (quoted multi-line addresses),
+# which CSV and XLSX can carry, and has the others replaced.
+CONTROL = r"[\x00-\x1f\x7f]"
+CONTROL_IN_TEXT = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+CONTROL_REASON = "contains a control character (tab, line break, NUL, ...)"
 Staged = dict[str, str]  # column -> DuckDB type in the staged table
 
 
@@ -25,7 +31,9 @@ def value(c: Column, staged: Staged) -> str:
     return f'"{c.name}"'
 
 
-def typed(c: Column, dialect: Dialect, staged: Staged) -> str:
+def typed(c: Column, dialect: Dialect, staged: Staged, identifier: bool = False) -> str:
+    """The column cast to its raw type; free text has its control characters replaced by spaces
+    (identifiers with one are quarantined instead, see `problem`)."""
     v = value(c, staged)
     if not _is_text(c, staged):
         return f"try_cast({v} as {c.sql_type})"
@@ -35,7 +43,13 @@ def typed(c: Column, dialect: Dialect, staged: Staged) -> str:
         return f"try_strptime({v}, '{dialect.date_format}')::date"
     if c.type == "timestamp" and dialect.timestamp_format:
         return f"try_strptime({v}, '{dialect.timestamp_format}')::timestamp"
-    return v if c.type == "text" else f"try_cast({v} as {c.sql_type})"
+    if c.type == "text":
+        return (
+            v
+            if identifier
+            else f"nullif(trim(regexp_replace({v}, '{CONTROL_IN_TEXT}', ' ', 'g')), '')"
+        )
+    return f"try_cast({v} as {c.sql_type})"
 
 
 def _quote(s: str) -> str:
@@ -47,6 +61,8 @@ def problem(spec: Table, dialect: Dialect, staged: Staged) -> str:
     whens = []
     for c in spec.columns:
         v, t = value(c, staged), typed(c, dialect, staged)
+        if c.name in spec.identifiers and _is_text(c, staged):
+            whens.append((f"regexp_matches({v}, '{CONTROL}')", c.name, CONTROL_REASON))
         if c.required:
             whens.append((f"{v} is null", c.name, "required value is missing"))
         if c.type != "text":
@@ -110,3 +126,19 @@ def unknown_debtor(spec: Table, staged: Staged) -> str | None:
         f"* exclude (_row) from {GOOD} "
         f"and {debtor} not in (select debtor_id from raw.customers)"
     )
+
+
+def cleaned_counts(spec: Table, staged: Staged) -> str | None:
+    """SQL: per free-text column, how many loaded values had control characters replaced."""
+    free = [
+        c for c in spec.columns
+        if c.type == "text" and c.name not in spec.identifiers and _is_text(c, staged)
+    ]  # fmt: skip
+    if not free:
+        return None
+    counts = ", ".join(
+        f"count(*) filter (where regexp_matches({value(c, staged)}, '{CONTROL_IN_TEXT}')) "
+        f'as "{c.name}"'
+        for c in free
+    )
+    return f"select {counts} from {GOOD}"

@@ -74,7 +74,7 @@ def _stage_rows(s: dict, seconds: dict[str, float], cached: set[str]) -> list[st
              f"{marts['suites']} suites, {marts['blocking_failures']} blocking failures, "
              f"{marts['warnings']} warnings"),
         _row("score", seconds.get("score"), f"{score['rows']:,} debtors scored",
-             f"{score['rows_with_reasons']:,} with reason codes"
+             score.get("skipped") or f"{score['rows_with_reasons']:,} with reason codes"
              + (f"; {score['late_payment']['rows']:,} invoices late-payment scored"
                 if "late_payment" in score else "")),
         _row("dunning", seconds.get("dunning"), f"{plan['planned_total']:,} planned",
@@ -96,7 +96,7 @@ def _model_rows(score: dict) -> list[str]:
         drift = m.get("drift") or {}
         warnings = drift.get("warnings") or []
         lines.append(
-            _row(name, m["model_version"], m["rows"], drift.get("score_psi"),
+            _row(name, m["model_version"] or "none yet", m["rows"], drift.get("score_psi"),
                  drift.get("max_feature_psi"), "; ".join(warnings[:3]) or "none")
         )  # fmt: skip
     return lines

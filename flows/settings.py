@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description="DuckDB memory cap (e.g. 8GiB); beyond it, work spills to disk. "
         "Default: half the machine's RAM.",
     )
+    lock_wait_seconds: int = Field(
+        300,
+        ge=0,
+        description="How long a command waits for another process (a running flow, an analyst's "
+        "duckdb session) to release the warehouse before it gives up.",
+    )
     future_tolerance_days: int = Field(1, description="How far past as_of an event time may lie.")
     data_docs_index_limit: int = Field(
         200, description="Newest validation results linked from the data docs index page."

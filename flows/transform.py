@@ -151,6 +151,7 @@ def _invoke(
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
     args = build_args(settings, as_of, select, full_refresh, snapshot_dates)
+    connect(settings).close()  # wait while another process holds the warehouse: dbt would not
     with _environment(_dbt_env(settings)):
         try:
             outcome = dbtRunner().invoke(args)

@@ -5,14 +5,28 @@ dbt owns `staging`, `intermediate` and `marts`; Python owns `raw`, `ml`, `dunnin
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from debtflow.flows.contract import LINEAGE_COLUMNS, TABLES
+from debtflow.flows.errors import DebtflowError
 from debtflow.flows.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+LOCK_ERROR = re.compile(r"Could not set lock on file .*Conflicting lock is held in .*\(PID (\d+)\)")
+LOCK_POLL_SECONDS = 1.0
+
+
+class WarehouseBusy(DebtflowError):
+    """Another process held the warehouse for longer than we were willing to wait."""
+
 
 RAW, ML, DUNNING, OPS = "raw", "ml", "dunning", "ops"
 LOAD_LOG = f"{RAW}.load_log"
@@ -57,8 +71,13 @@ OWN_TABLES = {
 }
 
 
-def connect(settings: Settings | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    settings: Settings | None = None, read_only: bool = False, wait_seconds: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; while another process holds it, wait up to `wait_seconds` (default:
+    the setting `lock_wait_seconds`)."""
     settings = settings or get_settings()
+    wait = settings.lock_wait_seconds if wait_seconds is None else wait_seconds
     path: Path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
     spill = settings.root / "tmp" / "duckdb"
@@ -66,7 +85,81 @@ def connect(settings: Settings | None = None, read_only: bool = False) -> duckdb
     # dbt's profile sets the same two options (see flows/transform.py): DuckDB refuses a second
     # connection to a file in one process when its configuration differs.
     config = {"memory_limit": settings.duckdb_memory_limit, "temp_directory": str(spill)}
-    return duckdb.connect(str(path), read_only=read_only, config=config)
+    deadline, announced = time.monotonic() + wait, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            holder = lock_holder(str(exc))
+            if holder is None:
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {path} is in use by {holder}; gave up after waiting "
+                    f"{wait} s (DEBTFLOW_LOCK_WAIT_SECONDS). Run again when it has finished."
+                ) from None
+            if not announced:
+                log.warning(
+                    "the warehouse %s is in use by %s: waiting up to %d s for it",
+                    path,
+                    holder,
+                    wait,
+                )
+                announced = True
+            time.sleep(LOCK_POLL_SECONDS)
+
+
+def lock_holder(message: str) -> str | None:
+    """'PID 123 (debtflow transform --as-of ...)' from DuckDB's lock error, or None for another
+    error. DuckDB names the holder's PID; /proc says what it runs (when it runs on this host)."""
+    match = LOCK_ERROR.search(message)
+    if match is None:
+        return None
+    pid = match.group(1)
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return f"PID {pid}"
+    words = [Path(argv[0].decode()).name] + [a.decode() for a in argv[1:] if a]
+    if len(words) > 1 and words[0].startswith("python") and words[1].endswith("debtflow"):
+        words = ["debtflow", *words[2:]]  # the console script runs as `python .../debtflow`
+    return f"PID {pid} ({' '.join(words)})"
+
+
+def require(settings: Settings) -> None:
+    """Refuse a home without a warehouse: a mistyped DEBTFLOW_HOME (or a relative one, run from
+    another folder) would otherwise look like an empty installation."""
+    if settings.warehouse_path.exists():
+        return
+    home = settings.home
+    where = "" if home.is_absolute() else f" (DEBTFLOW_HOME={home}, relative to {Path.cwd()})"
+    raise DebtflowError(
+        f"no warehouse at {settings.warehouse_path}{where}: set DEBTFLOW_HOME to the folder that "
+        "holds warehouse.duckdb, or load a first batch with `debtflow ingest`"
+    )
+
+
+def built_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The business date the marts were last built for (None before the first build)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'debtor_features' and table_catalog = current_database()"
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return con.execute("select max(as_of) from marts.debtor_features").fetchone()[0]
+
+
+def require_built(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Reading marts built for another day would report stale balances as today's."""
+    built = built_as_of(con)
+    if built is None:
+        raise DebtflowError("the marts are not built yet: run `debtflow transform` first")
+    if built != as_of:
+        raise DebtflowError(
+            f"the marts are built for {built}, not {as_of}: run `debtflow transform --as-of "
+            f"{as_of}`, or ask for --as-of {built}"
+        )
 
 
 @contextmanager

@@ -206,6 +206,32 @@ def _plots(
     return "\n".join(images)
 
 
+def _fitting(metrics: dict, window: dict) -> str:
+    """How the trees, early stopping and calibration used the training dates, in words."""
+    dates = ", ".join(window.get("train_dates", []))
+    if metrics.get("cross_fitted"):
+        return (
+            f"a small book: trees, early stopping and calibration cross-fitted in folds by "
+            f"debtor over every training row ({html.escape(dates)})"
+        )
+    stop = ", ".join(window.get("early_stop_dates", [])) or "a random slice of the train period"
+    calib = ", ".join(window.get("calibration_dates", [])) or "the same slice"
+    return (
+        f"trees fitted on {html.escape(dates)}; early stopping on {html.escape(stop)}; "
+        f"calibration on {html.escape(calib)}"
+    )
+
+
+def _versus_baseline(metrics: dict) -> list[dict]:
+    return [
+        {"model": model, **{m: metrics.get(f"{prefix}{m}") for m in BASELINE_METRICS}}
+        for model, prefix in (("LightGBM (calibrated)", ""), ("logistic regression", "baseline_"))
+    ]
+
+
+BASELINE_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss")
+
+
 def report_html(
     version: str,
     metadata: dict,
@@ -240,10 +266,8 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head><b
 <h1>{html.escape(name.replace("_", " ").capitalize())} model {html.escape(version)}</h1>
 <p>Target: {html.escape(str(metadata.get("target", "")))}.</p>
 <p>as_of {html.escape(str(metadata.get("as_of")))}; out-of-time validation on
-{html.escape(", ".join(window.get("valid_dates", [])))}; trees fitted on
-{html.escape(", ".join(window.get("train_dates", [])))}; early stopping on
-{html.escape(", ".join(window.get("early_stop_dates", [])) or "a random slice of the train period")};
-calibration on {html.escape(", ".join(window.get("calibration_dates", [])) or "the same slice")}.</p>
+{html.escape(", ".join(window.get("valid_dates", [])))}; {_fitting(metrics, window)}.</p>
+<h2>LightGBM beside the logistic baseline (validation)</h2>{_table(_versus_baseline(metrics))}
 <h2>Metrics (validation)</h2>{_table(headline)}
 <h2>Promotion</h2><pre>{html.escape(json.dumps(metrics.get("promotion"), indent=2))}</pre>
 <h2>Plots</h2>{plot_html}

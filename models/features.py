@@ -9,7 +9,7 @@ frozen at training time, BOOLEAN -> 0/1, numbers -> float, DATE -> days before a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
@@ -129,6 +129,34 @@ def read_training(con: duckdb.DuckDBPyConnection, as_of: date, months: int) -> p
         "and as_of >= ?::date - to_months(?) order by as_of, debtor_id",
         [as_of, as_of, months],
     ).df()
+
+
+MIN_TRAINING_DATES = 2  # an out-of-time split needs an earlier and a later snapshot date
+
+
+def training_readiness(con: duckdb.DuckDBPyConnection, as_of: date, months: int) -> dict:
+    """Whether the snapshots hold enough labelled history to train for as_of, and if not, the
+    first date they will: a month start with overdue debtors is labelled 30 days after it, and a
+    young book is assumed to have overdue debtors at every month start still to come."""
+    query = (
+        f"select distinct as_of from {SNAPSHOTS} where overdue_balance > 0 "
+        "and as_of < ?::date and as_of >= ?::date - to_months(?) order by 1"
+    )
+    built = (
+        con.execute(query, [as_of, as_of, months]).fetchall() if has_table(con, SNAPSHOTS) else []
+    )
+    dates = [d for (d,) in built]
+    labelled = [d for d in dates if d + timedelta(days=LABEL_DAYS) <= as_of]
+    if len(labelled) >= MIN_TRAINING_DATES:
+        return {"ready": True, "labelled_dates": len(labelled), "ready_on": as_of}
+    month = date(as_of.year, as_of.month, 1)
+    if month < as_of:
+        month = (month + timedelta(days=32)).replace(day=1)
+    while len(dates) < MIN_TRAINING_DATES:
+        dates.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    ready_on = dates[MIN_TRAINING_DATES - 1] + timedelta(days=LABEL_DAYS)
+    return {"ready": False, "labelled_dates": len(labelled), "ready_on": max(ready_on, as_of)}
 
 
 def _with_history(con: duckdb.DuckDBPyConnection, table: str) -> str:

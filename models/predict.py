@@ -423,3 +423,29 @@ def score(
     if on_dask is not None:
         result["dask"] = on_dask
     return result
+
+
+def without_model(settings: Settings, as_of: date) -> dict:
+    """The score stage's result on a day with no champion yet (a new book): nothing is scored,
+    dunning runs by the rules alone, and the message says what to run, and when."""
+    with connect(settings) as con:
+        ready = features.training_readiness(con, as_of, settings.training_months)
+    if ready["ready"]:
+        message = (
+            f"no collectability model yet: {ready['labelled_dates']} labelled snapshot dates are "
+            f"enough to train one: run `debtflow train --as-of {as_of}`"
+        )
+    else:
+        message = (
+            f"no collectability model yet, and too little history to train one "
+            f"({ready['labelled_dates']} of {features.MIN_TRAINING_DATES} labelled snapshot "
+            f"dates): run `debtflow train` on or after {ready['ready_on']}"
+        )
+    return {
+        "as_of": str(as_of),
+        "model_version": None,
+        "rows": 0,
+        "rows_with_reasons": 0,
+        "skipped": message + "; dunning follows the rules alone until a model is promoted",
+        "train_ready_on": str(ready["ready_on"]),
+    }

@@ -39,6 +39,7 @@ FILES = (MODEL, CALIBRATOR, METADATA, METRICS, REPORT)
 # A challenger may be a little worse on one validation window (noise) but not clearly worse.
 GATE_AUC_TOLERANCE = 0.005
 GATE_BRIER_FACTOR = 1.05
+BASELINE_AUC_TOLERANCE = 0.01  # LightGBM may trail the logistic baseline by this much
 
 
 class NoChampionError(DebtflowError):
@@ -170,19 +171,42 @@ def load(settings: Settings, version: str | None = None, name: str = NAME) -> Mo
 def gate(challenger: dict, champion: dict | None) -> dict:
     """Promote when there is no champion, or when the challenger is not clearly worse on
     ROC AUC and Brier score (both dicts hold validation metrics of the same rows if possible)."""
+    versus = _versus_baseline(challenger)
     if champion is None:
-        return {"promote": True, "reason": "no champion yet"}
+        return {"promote": True, "reason": "no champion yet", **versus}
     auc_c, auc_h = challenger.get("roc_auc"), champion.get("roc_auc")
     brier_c, brier_h = challenger.get("brier"), champion.get("brier")
     if None in (auc_c, auc_h, brier_c, brier_h):
-        return {"promote": False, "reason": "metrics missing; promote by hand if intended"}
+        return {
+            "promote": False,
+            "reason": "metrics missing; promote by hand if intended",
+            **versus,
+        }
     auc_ok = auc_c >= auc_h - GATE_AUC_TOLERANCE
     brier_ok = brier_c <= brier_h * GATE_BRIER_FACTOR
     reason = (
         f"roc_auc {auc_c:.4f} vs champion {auc_h:.4f} (needs >= {auc_h - GATE_AUC_TOLERANCE:.4f}); "
         f"brier {brier_c:.4f} vs champion {brier_h:.4f} (needs <= {brier_h * GATE_BRIER_FACTOR:.4f})"
     )
-    return {"promote": auc_ok and brier_ok, "reason": reason}
+    return {"promote": auc_ok and brier_ok, "reason": reason, **versus}
+
+
+def _versus_baseline(challenger: dict) -> dict:
+    """The challenger beside the logistic baseline on the same rows: shown, not gated on (the
+    baseline is a yardstick, not a model the registry can serve)."""
+    auc, base = challenger.get("roc_auc"), challenger.get("baseline_roc_auc")
+    if auc is None or base is None:
+        return {}
+    verdict = "worse than" if auc < base - BASELINE_AUC_TOLERANCE else "on par with or above"
+    return {
+        "baseline": (
+            f"roc_auc {auc:.4f} vs logistic baseline {base:.4f} ({auc - base:+.4f}): {verdict} "
+            f"the baseline (tolerance {BASELINE_AUC_TOLERANCE}); brier "
+            f"{challenger.get('brier', float('nan')):.4f} vs "
+            f"{challenger.get('baseline_brier', float('nan')):.4f}"
+        ),
+        "below_baseline": auc < base - BASELINE_AUC_TOLERANCE,
+    }
 
 
 def summary(settings: Settings, name: str = NAME) -> list[dict]:
@@ -198,6 +222,11 @@ def summary(settings: Settings, name: str = NAME) -> list[dict]:
                 "champion": version == champion,
                 "roc_auc": round(metrics["roc_auc"], 4) if metrics.get("roc_auc") else None,
                 "brier": round(metrics["brier"], 4) if metrics.get("brier") else None,
+                "baseline_roc_auc": (
+                    round(metrics["baseline_roc_auc"], 4)
+                    if metrics.get("baseline_roc_auc")
+                    else None
+                ),
                 "valid_dates": ",".join(window.get("valid_dates", [])),
             }
         )

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import connect
+from debtflow.flows.warehouse import connect, require_built
 from debtflow.models import features, late_payment, predict, registry
 
 SHORTER_AT, DEPOSIT_AT, PREPAY_AT = 0.35, 0.6, 0.85
@@ -126,6 +126,7 @@ def advise_terms(
     model = registry.load(settings, name=late_payment.NAME)
     con = connect(settings)
     try:
+        require_built(con, as_of)
         frame = latest_views(con, debtors)
         rate = loss_rate_given_late(con, as_of)
     finally:

@@ -58,6 +58,26 @@ PARAMS = {
     "num_threads": 2,
     "verbose": -1,
 }
+# A small book (under SMALL_BOOK_ROWS training rows) cannot spare three hold-out slices: its
+# trees would grow on a few hundred rows and lose to the logistic baseline. There, every
+# training row fits: early stopping and calibration are cross-fitted (CROSS_FIT_FOLDS folds by
+# debtor), the trees are smaller and more regularised, and the features whose direction is
+# known are monotone. Measured on simulated books of 120 to 2,000 debtors (the closing note of
+# the real-book issue): never worse than the baseline by more than 0.01 ROC AUC.
+SMALL_BOOK_ROWS = 50_000
+CROSS_FIT_FOLDS = 5
+SMALL_BOOK_PARAMS = {
+    "num_leaves": 7,
+    "min_child_samples": 20,
+    "learning_rate": 0.03,
+    "lambda_l2": 5.0,
+    "feature_fraction": 0.8,
+    "cat_smooth": 20,
+    "min_data_per_group": 20,
+}
+# p(collected within 30 days) falls the longer an invoice is overdue and the more debts are
+# registered, and rises with the share of past episodes the debtor closed within 30 days.
+MONOTONE = {"max_days_past_due": -1, "registered_debts": -1, "share_episodes_closed_30d": 1}
 MAX_ROUNDS = 1000
 EARLY_STOPPING_ROUNDS = 50
 # Above this many fit rows each tree sees a random subset of this size (bagging): the cost of a
@@ -80,9 +100,14 @@ class Split:
     valid: np.ndarray
     calib: np.ndarray
     calib_dates: list[date]
+    # cross-fitted (a small book): fit, stop and calib are all the training rows, in folds
+    # of these groups (debtors)
+    folds: np.ndarray | None = None
 
 
-def split(frame: pd.DataFrame, date_column: str = "as_of") -> Split:
+def split(
+    frame: pd.DataFrame, date_column: str = "as_of", group_column: str = "debtor_id"
+) -> Split:
     dates = pd.to_datetime(frame[date_column]).dt.date
     counts = dates.value_counts().sort_index()
     days = list(counts.index)
@@ -95,6 +120,12 @@ def split(frame: pd.DataFrame, date_column: str = "as_of") -> Split:
         k += 1
     valid_dates, train_dates = days[-k:], days[:-k]
     valid = dates.isin(valid_dates).to_numpy()
+    if (~valid).sum() < SMALL_BOOK_ROWS:
+        train = ~valid
+        folds = np.full(len(frame), -1)
+        folds[train] = _debtor_folds(frame.loc[train], group_column)
+        return Split(train_dates, train_dates, valid_dates, train, train, valid, train,
+                     train_dates, folds)  # fmt: skip
     if len(train_dates) >= 3:  # separate slices: fit | early stop | calibrate | validate
         calib_dates, stop_dates, fit_dates = train_dates[-1:], train_dates[-2:-1], train_dates[:-2]
         calib = dates.isin(calib_dates).to_numpy()
@@ -109,6 +140,16 @@ def split(frame: pd.DataFrame, date_column: str = "as_of") -> Split:
         stop = calib = ~valid & (rng.random(len(frame)) < RANDOM_STOP_SHARE)
     fit = ~valid & ~stop & ~calib
     return Split(fit_dates, stop_dates, valid_dates, fit, stop, valid, calib, calib_dates)
+
+
+def _debtor_folds(frame: pd.DataFrame, group_column: str) -> np.ndarray:
+    """A fold number per row: a debtor's rows (several snapshot dates) share one fold, so early
+    stopping and calibration never see a debtor the trees were grown on."""
+    groups = frame[group_column].astype(str).to_numpy()
+    order = np.unique(groups)
+    shuffled = np.random.default_rng(SEED).permutation(len(order))
+    fold_of = dict(zip(order, shuffled % CROSS_FIT_FOLDS, strict=True))
+    return np.array([fold_of[g] for g in groups])
 
 
 def data_hash(frame: pd.DataFrame, keys: list[str] | None = None) -> str:
@@ -261,13 +302,22 @@ class Fitted:
     params: dict | None = None  # the LightGBM parameters used
 
 
-def fit(X: pd.DataFrame, y: np.ndarray, s: Split, params: dict | None = None) -> Fitted:
-    """Boost on the fit slice with early stopping on the stop slice; Platt on the calib slice.
+def fit(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    s: Split,
+    params: dict | None = None,
+    monotone: dict[str, int] | None = None,
+) -> Fitted:
+    """Boost on the fit slice with early stopping on the stop slice; Platt on the calib slice
+    (a small book: cross-fitted, see `cross_fit`).
 
     Platt, not isotonic: on the demo world's backtests isotonic on one month of rows lost
     about 0.001 Brier and 0.01 log loss to its steps; a monotone two-parameter map keeps the
     ranking and carries the level shift from the latest month, which is what matters here.
     """
+    if s.folds is not None:
+        return cross_fit(X, y, s, params, monotone)
     params = effective_params(int(s.fit.sum()), params)
     dfit = lgb.Dataset(X[s.fit], y[s.fit], free_raw_data=False)
     dstop = lgb.Dataset(X[s.stop], y[s.stop], reference=dfit)
@@ -287,6 +337,43 @@ def fit(X: pd.DataFrame, y: np.ndarray, s: Split, params: dict | None = None) ->
     return Fitted(model_text, booster, calibrator, int(best), raw, params)
 
 
+def cross_fit(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    s: Split,
+    params: dict | None = None,
+    monotone: dict[str, int] | None = None,
+) -> Fitted:
+    """A small book: per fold, boost on the other folds and stop early on this one; the final
+    model boosts on every training row for the folds' mean best round, and Platt scaling is fitted
+    on the out-of-fold margins (each row scored by trees that never saw its debtor)."""
+    params = {**effective_params(int(s.fit.sum()), params), **SMALL_BOOK_PARAMS, **(params or {})}
+    if monotone:
+        params["monotone_constraints"] = [monotone.get(c, 0) for c in X.columns]
+    out_of_fold, best = np.zeros(len(X)), []
+    for k in np.unique(s.folds[s.fit]):
+        held, rest = s.folds == k, s.fit & (s.folds != k)
+        if len(np.unique(y[rest])) < 2 or not held.any():
+            continue
+        dfit = lgb.Dataset(X[rest], y[rest])
+        booster = lgb.train(
+            params,
+            dfit,
+            num_boost_round=MAX_ROUNDS,
+            valid_sets=[lgb.Dataset(X[held], y[held], reference=dfit)],
+            callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+        )
+        best.append(booster.best_iteration or MAX_ROUNDS)
+        out_of_fold[held] = booster.predict(X[held], raw_score=True, num_iteration=best[-1])
+    rounds = max(1, round(float(np.mean(best)))) if best else 1
+    booster = lgb.train(params, lgb.Dataset(X[s.fit], y[s.fit]), num_boost_round=rounds)
+    model_text = booster.model_to_string()
+    booster = lgb.Booster(model_str=model_text)
+    calibrator = {**fit_platt(out_of_fold[s.fit], y[s.fit]), "cross_fitted_folds": len(best)}
+    raw = booster.predict(X, raw_score=True)
+    return Fitted(model_text, booster, calibrator, rounds, raw, params)
+
+
 def effective_params(n_fit: int, params: dict | None = None) -> dict:
     """PARAMS with overrides, plus row bagging when the fit slice is larger than BAG_MAX_ROWS."""
     out = {**PARAMS, **(params or {})}
@@ -300,6 +387,7 @@ def backtest(X: pd.DataFrame, y: np.ndarray, s: Split, spec: FeatureSpec, f: Fit
     p_valid = predict.calibrate(f.raw[s.valid], f.calibrator)
     y_valid = y[s.valid]
     metrics: dict = {
+        "cross_fitted": s.folds is not None,
         "n_train": int(s.fit.sum()),
         "n_early_stop": int(s.stop.sum()),
         "n_calibration": int(s.calib.sum()),
@@ -439,7 +527,7 @@ def train(settings: Settings, as_of: date, truth_dir: Path | None = None) -> dic
     spec = features.fit_spec(frame[~s.valid], kinds)
     X = features.to_matrix(frame, spec)
     lap("features")
-    f = fit(X, y, s)
+    f = fit(X, y, s, monotone=MONOTONE)
     lap("fit")
     metrics = backtest(X, y, s, spec, f)
     if truth_dir is not None:

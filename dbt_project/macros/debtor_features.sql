@@ -1,8 +1,8 @@
 {#-
     Point-in-time debtor features for every date in `dates_relation` (a relation or CTE with a
     DATE column `as_of`): one row per debtor known at the date. Only events dated before the
-    date count (issue_date, paid_date, occurred_date, reported_at, customer/plan updated_at),
-    and money comes from `allocations_relation`, `settled_relation` and `episodes_relation`:
+    date count (issue_date, paid_date, occurred_date, reported_at, customer valid_from, plan
+    updated_at), and money comes from `allocations_relation`, `settled_relation` and `episodes_relation`:
     the allocate_payments / settle_invoices / overdue_episodes macros computed within the cut-off
     of the same dates, so a later batch can never change a date's features.
     debtor_features (the run's as_of, from the intermediate tables) and debtor_feature_snapshots
@@ -49,7 +49,7 @@ customer_versions as (
 first_seen as (
     select debtor_id, min(seen_at) as seen_at
     from (
-        select debtor_id, updated_at as seen_at from customer_versions
+        select debtor_id, valid_from as seen_at from customer_versions
         union all
         select debtor_id, cast(issue_date as timestamp)
         from {{ ref('stg_billing__invoices') }}
@@ -210,7 +210,7 @@ latest as (
         sms_bounce.occurred_at is not null as sms_bounced
     from spine
     asof left join customer_versions as customer
-        on spine.debtor_id = customer.debtor_id and spine.as_of_ts > customer.updated_at
+        on spine.debtor_id = customer.debtor_id and spine.as_of_ts > customer.valid_from
     asof left join {{ ref('stg_billing__credit_reports') }} as report
         on spine.debtor_id = report.debtor_id and spine.as_of_ts > report.reported_at
     asof left join responses as response

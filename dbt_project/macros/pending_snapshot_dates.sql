@@ -1,7 +1,8 @@
 {#- The month starts of the snapshot window that debtor_feature_snapshots still has to build
-    as of the run's date: not in `built_relation` yet (every one without it), or built with a
-    label whose observability has changed since (observable now, or - in a back-fill for an
-    earlier as_of - not yet). -#}
+    as of the run's date: neither in `built_relation` nor computed empty (every one without it),
+    or built with a label whose observability has changed since (observable now, or - in a
+    back-fill for an earlier as_of - not yet). A month start with nobody overdue (a book younger
+    than the window) has no rows; snapshot_dates_table() remembers it was computed. -#}
 {% macro pending_snapshot_dates(built_relation=none) %}
     with month_starts as (
         select cast(month_start as date) as as_of
@@ -20,6 +21,11 @@
             bool_or(label_collected_30d is not null) as labelled
         from {{ built_relation }}
         group by as_of
+    ),
+
+    computed as (
+        select as_of from {{ snapshot_dates_table() }}
+        where model = '{{ built_relation.identifier }}' and state = 'built'
     )
     {%- endif %}
 
@@ -27,7 +33,8 @@
     from month_starts
     {%- if built_relation %}
     left join built on month_starts.as_of = built.as_of
-    where built.as_of is null
+    left join computed on month_starts.as_of = computed.as_of
+    where (built.as_of is null and computed.as_of is null)
         or (built.unlabelled and month_starts.as_of + 30 <= {{ as_of_date() }})
         or (built.labelled and month_starts.as_of + 30 > {{ as_of_date() }})
     {%- endif %}
@@ -47,4 +54,33 @@
         {{ return(1) }}
     {%- endif -%}
     {{ return(run_query('select count(*) from (' ~ pending_snapshot_dates(built_relation) ~ ')').columns[0].values()[0]) }}
+{% endmacro %}
+
+{#- (model, as_of, state): the month starts a build of the model is computing ('building', set by
+    the pre-hook, read by the model) and those computed since its last full build ('built'). -#}
+{% macro snapshot_dates_table() %}intermediate.snapshot_dates{% endmacro %}
+
+{#- pre-hook: choose this build's dates, at most `snapshot_dates_per_build`, oldest first; a full
+    build forgets what earlier builds computed. -#}
+{% macro choose_snapshot_dates() %}
+    delete from {{ snapshot_dates_table() }}
+    where model = '{{ this.identifier }}'
+        {%- if is_incremental() %} and state = 'building'{% endif %};
+    insert into {{ snapshot_dates_table() }} (model, as_of, state)
+    select '{{ this.identifier }}', as_of, 'building'
+    from ({{ pending_snapshot_dates(this if is_incremental()) }})
+    order by as_of
+    limit {{ var('snapshot_dates_per_build') }}
+{% endmacro %}
+
+{#- The dates chosen by the pre-hook, for the model's query. -#}
+{% macro chosen_snapshot_dates() -%}
+    (select as_of from {{ snapshot_dates_table() }}
+        where model = '{{ this.identifier }}' and state = 'building')
+{%- endmacro %}
+
+{#- post-hook: the chosen dates are computed, with rows or without. -#}
+{% macro mark_snapshot_dates_built() %}
+    update {{ snapshot_dates_table() }} set state = 'built'
+    where model = '{{ this.identifier }}' and state = 'building'
 {% endmacro %}

@@ -99,6 +99,13 @@ QUARANTINED = [
         "loaded",
         id="late-arriving-debtor",
     ),
+    pytest.param(
+        "control_characters",
+        ["I1"],
+        [(2, None, "invoice_id", "contains a control character (tab, line break, NUL, ...)")],
+        "loaded",
+        id="control-character-in-a-key",
+    ),
     pytest.param("bom_crlf_quoted_newline", ["I1"], [], "loaded", id="bom-crlf-quoted-newline"),
     pytest.param("dutch_dialect", ["I1"], [], "loaded", id="dutch-dialect"),
 ]
@@ -147,6 +154,14 @@ def test_dialect_reads_semicolons_decimal_commas_and_windows_1252(home, monkeypa
 def test_quoted_newline_and_bom_survive(home, monkeypatch) -> None:
     con = load("bom_crlf_quoted_newline", home, monkeypatch)
     assert con.execute("select product from raw.invoices").fetchall() == [("Line one,\nline two",)]
+
+
+def test_control_characters_in_free_text_are_replaced_and_logged(home, monkeypatch) -> None:
+    con = load("control_characters", home, monkeypatch)
+    assert con.execute("select product from raw.invoices").fetchall() == [("Energy  plan",)]
+    assert con.execute(
+        "select message from raw.load_log where table_name = 'invoices'"
+    ).fetchone() == ("control characters replaced by spaces in product (1 rows)",)
 
 
 def test_unexpected_file_is_logged_as_ignored(home, monkeypatch) -> None:

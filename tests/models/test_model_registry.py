@@ -72,3 +72,17 @@ def test_promote_by_hand_and_unknown_version(settings, warehouse):
 )
 def test_gate(challenger, promote):
     assert registry.gate(challenger, {"roc_auc": 0.80, "brier": 0.20})["promote"] is promote
+
+
+@pytest.mark.parametrize(
+    ("challenger", "below"),
+    [
+        pytest.param({"roc_auc": 0.80, "baseline_roc_auc": 0.78}, False, id="above"),
+        pytest.param({"roc_auc": 0.775, "baseline_roc_auc": 0.78}, False, id="within-0.01"),
+        pytest.param({"roc_auc": 0.76, "baseline_roc_auc": 0.78}, True, id="below"),
+    ],
+)
+def test_gate_shows_the_logistic_baseline(challenger, below):
+    decision = registry.gate({**challenger, "brier": 0.2, "baseline_brier": 0.21}, None)
+    assert decision["promote"] and decision["below_baseline"] is below
+    assert f"vs logistic baseline {challenger['baseline_roc_auc']:.4f}" in decision["baseline"]

@@ -3,7 +3,8 @@
 -- snapshot date D was fully settled within the cut-off D + 30 (null until D + 30 <= as_of).
 -- Incremental: a run computes only the month starts not built yet and those whose label has
 -- changed observability (observable now, or - in a back-fill for an earlier as_of - not yet),
--- a few at a time (macro pending_snapshot_dates);
+-- a few at a time (macro pending_snapshot_dates); a month start with nobody overdue is
+-- computed once, empty, and not pending again;
 -- every date is computed within its own cut-off, so recomputing one gives the same features.
 -- Dates outside the window are deleted (post-hook), so the incremental table equals a full
 -- refresh for the same as_of.
@@ -12,9 +13,13 @@
     unique_key=['as_of', 'debtor_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    pre_hook="{{ choose_snapshot_dates() }}",
     post_hook=[
+        "{{ mark_snapshot_dates_built() }}",
         "delete from {{ this }} where as_of < " ~ snapshot_window_start()
             ~ " or as_of >= " ~ as_of_date(),
+        "delete from {{ snapshot_dates_table() }} where model = '{{ this.identifier }}' and ("
+            ~ "as_of < " ~ snapshot_window_start() ~ " or as_of >= " ~ as_of_date() ~ ")",
         "{{ record_pending_snapshot_dates() }}",
     ],
 ) }}
@@ -29,11 +34,9 @@ select * from (
 with snapshot_dates as (
     -- at most `snapshot_dates_per_build` dates per build, oldest first: each date reallocates
     -- every candidate's history, and all twelve at once spill tens of GB at 1M debtors;
-    -- flows/transform.py builds this model again while dates are pending
-    select as_of
-    from ({{ pending_snapshot_dates(this if is_incremental()) }})
-    order by as_of
-    limit {{ var('snapshot_dates_per_build') }}
+    -- flows/transform.py builds this model again while dates are pending; the pre-hook
+    -- chose them (macro choose_snapshot_dates)
+    select as_of from {{ chosen_snapshot_dates() }}
 ),
 
 candidates as (

@@ -1,9 +1,30 @@
--- One row per debtor known at as_of (newest customer version dated before as_of), with the
+-- One row per debtor known at as_of (the customer version in force before as_of), with the
 -- segments credit managers steer by. No names, addresses or contact details: only booleans.
-with customers as (
+with versions as (
     select * from {{ ref('stg_billing__customer_versions') }}
-    where cast(updated_at as date) < {{ as_of_date() }}
-    qualify row_number() over (partition by debtor_id order by updated_at desc) = 1
+),
+
+invoiced_debtors as (
+    select distinct debtor_id from {{ at_as_of(ref('int_invoices_settled')) }}
+),
+
+customers as (
+    -- the version in force before as_of; a debtor invoiced before any of its versions holds
+    -- (an invoice older than customer_since) is described by its first version
+    select versions.*
+    from versions
+    left join invoiced_debtors on versions.debtor_id = invoiced_debtors.debtor_id
+    where cast(versions.valid_from as date) < {{ as_of_date() }}
+        or invoiced_debtors.debtor_id is not null
+    qualify row_number() over (
+        partition by versions.debtor_id
+        order by
+            case
+                when cast(versions.valid_from as date) < {{ as_of_date() }}
+                    then versions.valid_from
+            end desc nulls last,
+            versions.valid_from
+    ) = 1
 ),
 
 invoices as (
@@ -29,9 +50,9 @@ contact_quality as (
     select
         events.debtor_id,
         bool_or(events.channel = 'email' and events.event_type = 'bounced'
-            and events.occurred_at >= customers.updated_at) as email_bounced,
+            and events.occurred_at >= customers.valid_from) as email_bounced,
         bool_or(events.channel = 'sms' and events.event_type = 'bounced'
-            and events.occurred_at >= customers.updated_at) as sms_bounced,
+            and events.occurred_at >= customers.valid_from) as sms_bounced,
         max(events.occurred_date) filter (
             where events.event_type in (
                 'opened', 'clicked', 'replied', 'call_connected', 'promise_to_pay'

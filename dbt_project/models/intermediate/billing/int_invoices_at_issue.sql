@@ -149,7 +149,7 @@ axes as (
         select * from {{ ref('stg_billing__customer_versions') }} {{ changed }}
     ) as customer
         on keys.debtor_id = customer.debtor_id
-        and cast(keys.issue_date as timestamp) > customer.updated_at
+        and cast(keys.issue_date as timestamp) > customer.valid_from
     asof left join (
         select * from {{ ref('stg_billing__credit_reports') }} {{ changed }}
     ) as report

@@ -1,5 +1,8 @@
 -- Every distinct version of a customer (one row per debtor_id and updated_at), for
--- point-in-time attributes; a restated identical version in a later batch wins.
+-- point-in-time attributes; a restated identical version in a later batch wins. A version holds
+-- from valid_from: its own updated_at, except the first known version, which describes the
+-- debtor from customer_since (an initial extract stamps every customer at the extract time,
+-- after months of invoices that must still find their debtor).
 with source as (
     select * from {{ source('billing', 'customers') }}
 ),
@@ -32,6 +35,11 @@ renamed as (
 final as (
     select
         *,
+        case
+            when updated_at = min(updated_at) over (partition by debtor_id)
+                then least(updated_at, cast(customer_since as timestamp))
+            else updated_at
+        end as valid_from,
         email is not null as has_email,
         phone_mobile is not null as has_mobile
     from renamed
