@@ -70,18 +70,20 @@ def staged_types(con: duckdb.DuckDBPyConnection) -> row_checks.Staged:
     return {name: kind for name, kind, *_ in con.execute("describe _staged").fetchall()}
 
 
-def check_and_load(con, table: str, dialect: Dialect, lineage: list) -> None:
+def check_and_load(con, table: str, dialect: Dialect, lineage: list) -> frozenset[str]:
     """Check `_staged` rows, insert the good ones into raw.<table>; leaves `_checked` behind.
 
     `_checked` holds only the flagged rows (`_row`, `_problem` and the staged columns): the good
     rows go from `_staged` straight into raw, so a large clean file is never copied into a
     temporary table. Checks run in order: the contract, duplicates among the rows that pass it,
-    then debtors not known yet. `lineage` is (_batch_id, _source_file, _loaded_at).
+    then debtors not known yet. `lineage` is (_batch_id, _source_file, _loaded_at). Returns
+    the text columns that held a control character.
     """
     spec, staged = TABLES[table], staged_types(con)
+    dirty = control_columns(con, spec, staged)
     con.execute(
         "create or replace temp table _checked as select * from (select _row, "
-        f"{row_checks.problem(spec, dialect, staged)} as _problem, * exclude (_row) "
+        f"{row_checks.problem(spec, dialect, staged, dirty)} as _problem, * exclude (_row) "
         "from _staged) where _problem is not null"
     )
     if con.execute(row_checks.has_duplicates(spec, staged)).fetchone()[0]:
@@ -90,14 +92,23 @@ def check_and_load(con, table: str, dialect: Dialect, lineage: list) -> None:
     if held:
         con.execute(f"insert into _checked by name {held}")
     cols = ", ".join(f'"{c}"' for c in spec.column_names)
-    values = ", ".join(
-        row_checks.typed(c, dialect, staged, c.name in spec.identifiers) for c in spec.columns
-    )
+    clean = dirty - set(spec.identifiers)
+    values = ", ".join(row_checks.typed(c, dialect, staged, c.name in clean) for c in spec.columns)
     con.execute(
         f"insert into {RAW}.{table} ({cols}, _batch_id, _source_file, _loaded_at) "
         f"select {values}, ?, ?, ? from {row_checks.GOOD}",
         lineage,
     )
+    return dirty
+
+
+def control_columns(con, spec, staged: row_checks.Staged) -> frozenset[str]:
+    """The staged text columns holding a control character (none, in a clean file: one pass)."""
+    probe = row_checks.any_control(spec, staged)
+    if probe is None or not con.execute(probe).fetchone()[0]:
+        return frozenset()
+    rel = con.execute(row_checks.control_columns(spec, staged))
+    return frozenset(d[0] for d, hit in zip(rel.description, rel.fetchone(), strict=True) if hit)
 
 
 def _record_sql(names: list[str]) -> str:
@@ -117,7 +128,7 @@ def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, wor
         raise BatchRejected(f"{where}: required column(s) missing: {', '.join(missing)}")
     extra = [c for c in present if c not in spec.column_names]
     expose(con, source, [c.name for c in spec.columns if c.name not in present])
-    check_and_load(con, f.table, dialect, [batch.batch_id, f.name, now])
+    dirty = check_and_load(con, f.table, dialect, [batch.batch_id, f.name, now])
     con.execute(
         f"insert into {QUARANTINE} select ?, ?, ?, _row, null, _problem.column, _problem.reason, "
         f"{_record_sql(spec.column_names + extra)}, "
@@ -139,16 +150,16 @@ def _load_file(con, batch: Batch, f: DataFile, path: Path, dialect: Dialect, wor
     result.rows_read = good + bad + unreadable
     result.rows_loaded, result.rows_quarantined, result.rows_held = good, bad + unreadable, held
     notes = [f"unknown column(s) ignored: {', '.join(extra)}"] if extra else []
-    notes += _cleaned(con, spec)
+    notes += _cleaned(con, spec, dirty)
     if notes:
         result.message = "; ".join(notes)
         log.warning("%s: %s", where, result.message)
     return result
 
 
-def _cleaned(con: duckdb.DuckDBPyConnection, spec) -> list[str]:
+def _cleaned(con: duckdb.DuckDBPyConnection, spec, dirty: frozenset[str]) -> list[str]:
     """What the load cleaned in the loaded rows: control characters in free text."""
-    sql = row_checks.cleaned_counts(spec, staged_types(con))
+    sql = row_checks.cleaned_counts(spec, staged_types(con), dirty)
     if sql is None:
         return []
     rel = con.execute(sql)

@@ -31,9 +31,9 @@ def value(c: Column, staged: Staged) -> str:
     return f'"{c.name}"'
 
 
-def typed(c: Column, dialect: Dialect, staged: Staged, identifier: bool = False) -> str:
-    """The column cast to its raw type; free text has its control characters replaced by spaces
-    (identifiers with one are quarantined instead, see `problem`)."""
+def typed(c: Column, dialect: Dialect, staged: Staged, clean: bool = False) -> str:
+    """The column cast to its raw type; `clean`: free text whose control characters become
+    spaces (identifiers with one are quarantined instead, see `problem`)."""
     v = value(c, staged)
     if not _is_text(c, staged):
         return f"try_cast({v} as {c.sql_type})"
@@ -45,9 +45,7 @@ def typed(c: Column, dialect: Dialect, staged: Staged, identifier: bool = False)
         return f"try_strptime({v}, '{dialect.timestamp_format}')::timestamp"
     if c.type == "text":
         return (
-            v
-            if identifier
-            else f"nullif(trim(regexp_replace({v}, '{CONTROL_IN_TEXT}', ' ', 'g')), '')"
+            f"nullif(trim(regexp_replace({v}, '{CONTROL_IN_TEXT}', ' ', 'g')), '')" if clean else v
         )
     return f"try_cast({v} as {c.sql_type})"
 
@@ -56,12 +54,15 @@ def _quote(s: str) -> str:
     return s.replace("'", "''")
 
 
-def problem(spec: Table, dialect: Dialect, staged: Staged) -> str:
-    """A CASE expression: NULL for a good row, else {'column': ..., 'reason': ...}."""
+def problem(
+    spec: Table, dialect: Dialect, staged: Staged, dirty: frozenset[str] = frozenset()
+) -> str:
+    """A CASE expression: NULL for a good row, else {'column': ..., 'reason': ...}. `dirty`: the
+    text columns holding a control character somewhere (see `control_columns`)."""
     whens = []
     for c in spec.columns:
         v, t = value(c, staged), typed(c, dialect, staged)
-        if c.name in spec.identifiers and _is_text(c, staged):
+        if c.name in spec.identifiers and c.name in dirty:
             whens.append((f"regexp_matches({v}, '{CONTROL}')", c.name, CONTROL_REASON))
         if c.required:
             whens.append((f"{v} is null", c.name, "required value is missing"))
@@ -128,12 +129,37 @@ def unknown_debtor(spec: Table, staged: Staged) -> str | None:
     )
 
 
-def cleaned_counts(spec: Table, staged: Staged) -> str | None:
-    """SQL: per free-text column, how many loaded values had control characters replaced."""
+def _text_columns(spec: Table, staged: Staged) -> list[Column]:
+    return [c for c in spec.columns if c.type == "text" and _is_text(c, staged)]
+
+
+def any_control(spec: Table, staged: Staged) -> str | None:
+    """SQL: does any text value of the staged rows hold a control character? One test per row
+    over all its text as read (no trimming), stopping at the first hit: the tests per column run
+    only for a file where it does (at 24M rows a test per value costs several seconds each)."""
+    text = [f'"{c.name}"' for c in _text_columns(spec, staged)]
+    if not text:
+        return None
+    return (
+        "select exists (select 1 from _staged "
+        f"where regexp_matches(concat({', '.join(text)}), '{CONTROL}'))"
+    )
+
+
+def control_columns(spec: Table, staged: Staged) -> str:
+    """SQL: one row, a boolean per text column: does any value hold a control character?"""
+    flags = ", ".join(
+        f"bool_or(regexp_matches({value(c, staged)}, '{CONTROL}')) as \"{c.name}\""
+        for c in _text_columns(spec, staged)
+    )
+    return f"select {flags} from _staged"
+
+
+def cleaned_counts(spec: Table, staged: Staged, dirty: frozenset[str]) -> str | None:
+    """SQL: per dirty free-text column, how many loaded values had control characters replaced."""
     free = [
-        c for c in spec.columns
-        if c.type == "text" and c.name not in spec.identifiers and _is_text(c, staged)
-    ]  # fmt: skip
+        c for c in _text_columns(spec, staged) if c.name in dirty and c.name not in spec.identifiers
+    ]
     if not free:
         return None
     counts = ", ".join(

@@ -32,7 +32,8 @@ def test_model_learns_a_learnable_signal(settings, warehouse):
     assert m["brier"] < m["base_rate"] * (1 - m["base_rate"])  # beats predicting the base rate
 
 
-def test_out_of_time_split_validates_on_the_latest_dates(settings, warehouse):
+def test_out_of_time_split_validates_on_the_latest_dates(settings, warehouse, monkeypatch):
+    monkeypatch.setattr(train, "SMALL_BOOK_ROWS", 0)  # a large book's held-out slices
     result = train.train(settings, AS_OF)
     meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
     window = meta["training_window"]
@@ -72,8 +73,24 @@ def test_training_only_uses_outcomes_known_at_as_of(settings, warehouse):
     assert meta["training_window"]["valid_dates"] == ["2025-06-01", "2025-07-01"]
 
 
+def test_a_small_book_cross_fits_in_folds_that_keep_each_debtor_together(settings, warehouse):
+    from debtflow.flows.warehouse import connect
+    from debtflow.models import features
+
+    with connect(settings) as con:
+        frame = features.read_training(con, AS_OF, settings.training_months)
+    s = train.split(frame)
+    assert s.folds is not None and (s.fit == ~s.valid).all() and (s.calib == s.fit).all()
+    assert (s.folds[s.valid] == -1).all()
+    folds = frame.loc[s.fit].assign(fold=s.folds[s.fit]).groupby("debtor_id")["fold"].nunique()
+    assert folds.max() == 1 and set(s.folds[s.fit]) == set(range(train.CROSS_FIT_FOLDS))
+    metrics = train.train(settings, AS_OF)["metrics"]
+    assert metrics["n_train"] == metrics["n_calibration"] == int(s.fit.sum())
+
+
 def test_training_window_follows_the_training_months_setting(home, warehouse, monkeypatch):
     monkeypatch.setenv("DEBTFLOW_TRAINING_MONTHS", "6")  # from 2025-04-01 on
+    monkeypatch.setattr(train, "SMALL_BOOK_ROWS", 0)  # a large book's held-out slices
     settings = get_settings()
     result = train.train(settings, AS_OF)
     meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
@@ -86,6 +103,7 @@ def test_large_fit_slices_are_bagged_and_the_parameters_recorded(settings, wareh
     big = train.effective_params(4 * train.BAG_MAX_ROWS)
     assert big["bagging_fraction"] == 0.25 and big["bagging_freq"] == 1
     monkeypatch.setattr(train, "BAG_MAX_ROWS", 1000)  # the fit slice here is 4 x 600 rows
+    monkeypatch.setattr(train, "SMALL_BOOK_ROWS", 0)  # a large book's held-out slices
     result = train.train(settings, AS_OF)
     meta = json.loads((registry.root(settings) / result["version"] / "metadata.json").read_text())
     assert meta["parameters"]["bagging_fraction"] == round(1000 / 2400, 4)
