@@ -123,10 +123,10 @@ def advise_terms(
 ) -> dict:
     """Advice for every debtor (or the given ones) with the late-payment champion; CSV written
     to `out` (default HOME/reports/terms/<as_of>.csv)."""
-    model = registry.load(settings, name=late_payment.NAME)
     con = connect(settings)
     try:
         require_built(con, as_of)
+        model = registry.load(settings, name=late_payment.NAME)
         frame = latest_views(con, debtors)
         rate = loss_rate_given_late(con, as_of)
     finally:

@@ -118,13 +118,20 @@ def test_publish_never_replaces_published_marts_with_nothing(loaded, capsys):
     assert json.loads((published / "_manifest.json").read_text()) == {"marts": {"ar_aging": 7}}
 
 
-def test_publish_refuses_a_date_the_marts_were_not_built_for(loaded, capsys):
+@pytest.mark.parametrize("command", ["publish", "advise-terms"])
+def test_a_date_the_marts_were_not_built_for_is_refused(command, loaded, capsys):
     with duckdb.connect(str(loaded / "warehouse.duckdb")) as con:
         con.execute("create schema marts")
         con.execute("create table marts.debtor_features as select date '2026-03-02' as as_of")
-    code, _, err = run(capsys, "publish", "--as-of", "2026-03-05")
+    code, _, err = run(capsys, command, "--as-of", "2026-03-05")
     assert code == 1
     assert "the marts are built for 2026-03-02, not 2026-03-05" in err
+
+
+def test_publish_defaults_to_the_built_date(loaded, capsys):
+    with duckdb.connect(str(loaded / "warehouse.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.debtor_features as select date '2026-03-02' as as_of")
     code, out, err = run(capsys, "publish")
     assert code == 0 and json.loads(out)["as_of"] == "2026-03-02"
     assert "as of 2026-03-02: the date the warehouse was last built for" in err
@@ -170,10 +177,17 @@ def holder(loaded: Path):
         p.wait()
 
 
-def test_a_held_warehouse_names_its_holder_and_gives_up_cleanly(holder, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["quarantine", "list"], id="quarantine-list"),
+        pytest.param(["transform", "--as-of", "2026-03-02"], id="transform-before-dbt"),
+    ],
+)
+def test_a_held_warehouse_names_its_holder_and_gives_up_cleanly(argv, holder, monkeypatch, capsys):
     proc = holder(60)
     monkeypatch.setenv("DEBTFLOW_LOCK_WAIT_SECONDS", "1")
-    code, _, err = run(capsys, "quarantine", "list")
+    code, _, err = run(capsys, *argv)
     assert code == 1
     assert f"is in use by PID {proc.pid} (python" in err
     assert "gave up after waiting 1 s (DEBTFLOW_LOCK_WAIT_SECONDS)" in err
