@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from debtflow.flows.errors import DebtflowError
-from debtflow.flows.runtime import configure_prefect
-from debtflow.flows.settings import get_settings
-from debtflow.flows.warehouse import require
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.runtime import configure_prefect
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.warehouse import require
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], object]] = {}
 
@@ -39,7 +39,7 @@ def _built_as_of(args: argparse.Namespace) -> date:
     """--as-of, else the date the marts were last built for (said on stderr), else today."""
     if args.as_of:
         return args.as_of
-    from debtflow.flows.warehouse import built_as_of, session
+    from debtflow.flows.core.warehouse import built_as_of, session
 
     with session() as con:
         built = built_as_of(con)
@@ -62,14 +62,14 @@ def _print(result: object) -> None:
 
 @command("simulate")
 def cmd_simulate(args):
-    from debtflow.flows.simulation import simulate
+    from debtflow.flows.simulation.simulation import simulate
 
     _print(simulate(args.debtors, args.months, args.seed, args.out, args.end_date, args.daily_days))
 
 
 @command("ingest")
 def cmd_ingest(args):
-    from debtflow.flows import ingest
+    from debtflow.flows.ingest import ingest
 
     settings = get_settings()
     if args.landing:
@@ -82,8 +82,8 @@ def cmd_ingest(args):
 
 @command("quarantine")
 def cmd_quarantine(args):
-    from debtflow.flows import quarantine
-    from debtflow.flows.warehouse import session
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.ingest import quarantine
 
     with session() as con:
         if args.batch:
@@ -106,7 +106,7 @@ def cmd_quarantine(args):
 
 @command("transform")
 def cmd_transform(args):
-    from debtflow.flows import transform
+    from debtflow.flows.build import transform
 
     result = transform.build(get_settings(), _as_of(args), full_refresh=args.full_refresh)
     print(f"dbt build: {len(result)} nodes passed")
@@ -114,22 +114,22 @@ def cmd_transform(args):
 
 @command("publish")
 def cmd_publish(args):
-    from debtflow.flows.publish import publish
+    from debtflow.flows.build.publish import publish
 
     _print(publish(get_settings(), _built_as_of(args)))
 
 
 @command("docs")
 def cmd_docs(args):
-    from debtflow.flows import transform
+    from debtflow.flows.build import transform
 
     print(f"dbt docs: {transform.docs(get_settings(), _as_of(args))}/index.html")
 
 
 @command("validate")
 def cmd_validate(args):
-    from debtflow.flows import validation
-    from debtflow.flows.warehouse import session
+    from debtflow.flows.build import validation
+    from debtflow.flows.core.warehouse import session
 
     as_of = _as_of(args)
     with session() as con:
@@ -190,15 +190,15 @@ def cmd_advise_terms(args):
 
 @command("score")
 def cmd_score(args):
-    from debtflow.models import predict
+    from debtflow.flows.score import score
 
-    _print(predict.score(get_settings(), _as_of(args)))
+    _print(score.score(get_settings(), _as_of(args)))
 
 
 @command("dunning")
 def cmd_dunning(args):
-    from debtflow.flows import dunning
-    from debtflow.flows.warehouse import session
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.dunning import dunning
 
     settings, as_of = get_settings(), _as_of(args)
     with session(settings) as con:
@@ -212,8 +212,8 @@ def cmd_dunning(args):
 
 @command("tape")
 def cmd_tape(args):
-    from debtflow.flows import tape
-    from debtflow.flows.warehouse import session
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.tape import tape
 
     settings = get_settings()
     with session(settings) as con:
@@ -222,14 +222,28 @@ def cmd_tape(args):
 
 @command("run")
 def cmd_run(args):
-    from debtflow.flows.daily_flow import daily
+    """A deployable flow, run here as its deployment would run it (flows/<name>.py)."""
+    if args.flow == "daily":
+        from debtflow.flows.daily import daily
 
-    _print(daily(_as_of(args), force=args.force))
+        _print(daily(_as_of(args), force=args.force))
+    elif args.flow == "dunning-send":
+        from debtflow.flows.dunning_send import dunning_send
+
+        _print(dunning_send(_as_of(args)))
+    elif args.flow == "train":
+        from debtflow.flows.train import train
+
+        _print(train(_built_as_of(args)))
+    else:
+        from debtflow.flows.sale_tape import sale_tape
+
+        _print(sale_tape(_as_of(args)))
 
 
 @command("backfill")
 def cmd_backfill(args):
-    from debtflow.flows.backfill import backfill
+    from debtflow.flows.ops.backfill import backfill
 
     def progress(as_of, what):
         print(f"{as_of}: {what}", flush=True)
@@ -239,7 +253,7 @@ def cmd_backfill(args):
 
 @command("doctor")
 def cmd_doctor(args):
-    from debtflow.flows.doctor import doctor
+    from debtflow.flows.ops.doctor import doctor
 
     failed = doctor(get_settings())
     if failed:
@@ -248,7 +262,7 @@ def cmd_doctor(args):
 
 @command("demo")
 def cmd_demo(args):
-    from debtflow.flows.demo import demo
+    from debtflow.flows.ops.demo import demo
 
     demo(get_settings(), args.debtors, args.months, args.seed)
 
@@ -327,13 +341,16 @@ def parser() -> argparse.ArgumentParser:
     s = add("tape", "Debt-sale data tapes.")
     tape_sub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
     as_of(tape_sub.add_parser("build", help="Write the sale tape and its manifest for a date."))
-    s = add("run", "Run a flow.")
+    s = add("run", "Run a deployable flow here, as its deployment runs it (infra/prefect.yaml).")
     run_sub = s.add_subparsers(dest="flow", required=True, metavar="FLOW")
     s = run_sub.add_parser("daily", help="ingest -> validate -> transform -> score -> dunning")
     as_of(s)
     s.add_argument(
         "--force", action="store_true", help="rebuild and rescore even if the inputs are unchanged"
     )
+    as_of(run_sub.add_parser("dunning-send", help="plan and send the day's dunning messages"))
+    as_of(run_sub.add_parser("train", help="train the collectability model; gate"), built)
+    as_of(run_sub.add_parser("sale-tape", help="the debt-sale tape and its manifest"))
     s = add("backfill", "Run the daily flow for each date in a range; skips dates already done.")
     s.add_argument("--from", dest="start", type=iso, required=True, help="first date YYYY-MM-DD")
     s.add_argument("--to", dest="end", type=iso, required=True, help="last date (inclusive)")

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from debtflow.flows.errors import DebtflowError
+from debtflow.flows.core.errors import DebtflowError
 
 SNAPSHOTS = "marts.debtor_feature_snapshots"
 CURRENT = "marts.debtor_features"

@@ -19,9 +19,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from debtflow.flows.errors import DebtflowError
-from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import INVOICE_LATE_SCORES, connect, ensure_schema
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import INVOICE_LATE_SCORES, connect, ensure_schema
 from debtflow.models import drift, features, predict, registry, train
 
 NAME = registry.LATE_PAYMENT

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -19,8 +20,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import DEBTOR_SCORES, LEDGER, connect, ensure_schema
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import DEBTOR_SCORES, connect, ensure_schema
 from debtflow.models import drift, features, registry
 from debtflow.models.features import BOOLEAN, CATEGORICAL, DATE, FeatureSpec
 
@@ -245,39 +246,6 @@ def approx_contrib(table: dict, X: pd.DataFrame, spec: FeatureSpec) -> np.ndarra
     return out
 
 
-def acted_on(con: duckdb.DuckDBPyConnection, settings: Settings, frame: pd.DataFrame) -> np.ndarray:
-    """Rows the day's dunning run will plan a message for (before suppression rules)."""
-    from debtflow.flows.dunning import load_ladder
-
-    ladder = load_ladder(settings)
-    mins = np.array([st.min_days_past_due for st in ladder.steps])
-    names = np.array([st.name for st in ladder.steps], dtype=object)
-    dpd = pd.to_numeric(frame["max_days_past_due"]).fillna(0).to_numpy()
-    at = np.searchsorted(mins, dpd, side="right") - 1
-    rows = pd.DataFrame(
-        {
-            "i": np.arange(len(frame)),
-            "debtor_id": frame["debtor_id"].astype(str).to_numpy(),
-            "invoice_id": frame.get("oldest_overdue_invoice_id", pd.Series([None] * len(frame)))
-            .astype(object)
-            .to_numpy(),
-            "step": np.where(at >= 0, names[np.maximum(at, 0)], None),
-        }
-    )
-    con.register("_debtflow_reason_rows", rows)
-    try:
-        done = con.execute(
-            f"select r.i from _debtflow_reason_rows r inner join {LEDGER} l "
-            "on l.debtor_id = r.debtor_id and l.step = r.step "
-            "and coalesce(l.invoice_id, '') = coalesce(r.invoice_id, '')"
-        ).fetchnumpy()["i"]
-    finally:
-        con.unregister("_debtflow_reason_rows")
-    needs = at >= 0
-    needs[np.asarray(done, dtype=np.int64)] = False
-    return needs
-
-
 def reason_plan(
     model: registry.Model, which: np.ndarray, p: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -352,11 +320,17 @@ def score(
     as_of: date,
     con: duckdb.DuckDBPyConnection | None = None,
     reasons: str = "auto",
+    distributed: Callable | None = None,
+    acted_on: Callable | None = None,
 ) -> dict:
     """Replace ml.debtor_scores for as_of with the champion's scores (one transaction).
 
     reasons: "auto" (every row of a small book, else the rows the day's run acts on), "all",
-    "acted_on" or "none".
+    "acted_on" or "none"; acted_on: (connection, frame) -> a boolean per row, the rows the day's
+    dunning acts on (flows/dunning/dunning.py; without it, none). distributed: (model, frame,
+    rows to explain) -> (X, p, reason codes,
+    what ran where), to compute the rows elsewhere (flows/score/on_dask.py); this function
+    still chooses the rows to explain, grades, measures drift and writes.
     """
     started = time.perf_counter()
     model = registry.load(settings)
@@ -368,16 +342,14 @@ def score(
         t_reasons = time.perf_counter()
         if reasons == "all" or (reasons == "auto" and len(frame) <= REASONS_FOR_ALL_ROWS):
             which = np.ones(len(frame), dtype=bool)
-        elif reasons in ("auto", "acted_on"):
-            which = acted_on(con, settings, frame)
+        elif reasons in ("auto", "acted_on") and acted_on is not None:
+            which = acted_on(con, frame)
         else:
             which = np.zeros(len(frame), dtype=bool)
         t_reasons = time.perf_counter() - t_reasons
         on_dask = None
-        if settings.dask_address and len(frame):
-            from debtflow.models import dask_scoring  # imports Prefect: only when asked for
-
-            X, p, codes, on_dask = dask_scoring.score(settings, model, frame, which)
+        if distributed is not None and len(frame):
+            X, p, codes, on_dask = distributed(model, frame, which)
             n_exact = on_dask.pop("rows_with_exact_reasons")
             t_reasons += on_dask["seconds_reasons"]
         else:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import lightgbm as lgb
 
-from debtflow.flows.errors import DebtflowError
-from debtflow.flows.settings import Settings
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings
 from debtflow.models.features import FeatureSpec
 
 NAME = "collectability"

@@ -25,8 +25,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import connect, require_built
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import connect, require_built
 from debtflow.models import features, late_payment, predict, registry
 
 SHORTER_AT, DEPOSIT_AT, PREPAY_AT = 0.35, 0.6, 0.85

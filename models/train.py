@@ -30,9 +30,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from debtflow.flows.errors import DebtflowError
-from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import connect
 from debtflow.models import drift, evaluate, features, predict, registry
 from debtflow.models.features import CATEGORICAL, LABEL, FeatureSpec
 
@@ -319,8 +319,21 @@ def fit(
     if s.folds is not None:
         return cross_fit(X, y, s, params, monotone)
     params = effective_params(int(s.fit.sum()), params)
-    dfit = lgb.Dataset(X[s.fit], y[s.fit], free_raw_data=False)
-    dstop = lgb.Dataset(X[s.stop], y[s.stop], reference=dfit)
+    booster, best = _boost_until_stop(params, X, y, s.fit, s.stop)
+    model_text = booster.model_to_string(num_iteration=best)
+    booster = lgb.Booster(model_str=model_text)  # exactly what the registry will hold
+    raw = booster.predict(X, raw_score=True)
+    calibrator = fit_platt(raw[s.calib], y[s.calib])
+    return Fitted(model_text, booster, calibrator, int(best), raw, params)
+
+
+def _boost_until_stop(
+    params: dict, X: pd.DataFrame, y: np.ndarray, fit_rows: np.ndarray, stop_rows: np.ndarray
+) -> tuple[lgb.Booster, int]:
+    """Boost on `fit_rows` until the log loss on `stop_rows` has not improved for
+    EARLY_STOPPING_ROUNDS; the booster and its best round."""
+    dfit = lgb.Dataset(X[fit_rows], y[fit_rows], free_raw_data=False)
+    dstop = lgb.Dataset(X[stop_rows], y[stop_rows], reference=dfit)
     booster = lgb.train(
         params,
         dfit,
@@ -329,12 +342,7 @@ def fit(
         valid_names=["early_stop"],
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
     )
-    best = booster.best_iteration or MAX_ROUNDS
-    model_text = booster.model_to_string(num_iteration=best)
-    booster = lgb.Booster(model_str=model_text)  # exactly what the registry will hold
-    raw = booster.predict(X, raw_score=True)
-    calibrator = fit_platt(raw[s.calib], y[s.calib])
-    return Fitted(model_text, booster, calibrator, int(best), raw, params)
+    return booster, booster.best_iteration or MAX_ROUNDS
 
 
 def cross_fit(
@@ -355,16 +363,9 @@ def cross_fit(
         held, rest = s.folds == k, s.fit & (s.folds != k)
         if len(np.unique(y[rest])) < 2 or not held.any():
             continue
-        dfit = lgb.Dataset(X[rest], y[rest])
-        booster = lgb.train(
-            params,
-            dfit,
-            num_boost_round=MAX_ROUNDS,
-            valid_sets=[lgb.Dataset(X[held], y[held], reference=dfit)],
-            callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
-        )
-        best.append(booster.best_iteration or MAX_ROUNDS)
-        out_of_fold[held] = booster.predict(X[held], raw_score=True, num_iteration=best[-1])
+        booster, rounds = _boost_until_stop(params, X, y, rest, held)
+        best.append(rounds)
+        out_of_fold[held] = booster.predict(X[held], raw_score=True, num_iteration=rounds)
     rounds = max(1, round(float(np.mean(best)))) if best else 1
     booster = lgb.train(params, lgb.Dataset(X[s.fit], y[s.fit]), num_boost_round=rounds)
     model_text = booster.model_to_string()

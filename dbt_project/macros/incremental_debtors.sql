@@ -50,7 +50,7 @@
     {{ return(config.get('debtor_sources', ['invoices', 'payments'])) }}
 {% endmacro %}
 
-{#- The landing contract's key and event time of a billing table (flows/contract.py renders
+{#- The landing contract's key and event time of a billing table (flows/ingest/contract.py renders
     them into the sources yml). -#}
 {% macro source_contract(table) %}
     {%- for node in graph.sources.values() if node.source_name == 'billing' and node.name == table %}

@@ -40,7 +40,7 @@
     {%- endif %}
 {% endmacro %}
 
-{#- post-hook: how many dates are still pending after this build (flows/transform.py reads it). -#}
+{#- post-hook: how many dates are still pending after this build (flows/build/transform.py reads it). -#}
 {% macro record_pending_snapshot_dates() %}
     insert or replace into {{ build_state_table() }} (model, as_of, dates_pending)
     select '{{ this.identifier }}', {{ as_of_date() }}, count(*)

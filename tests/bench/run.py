@@ -34,14 +34,14 @@ def _world_env() -> None:
 
 
 def stage_simulate() -> dict:
-    from debtflow.flows.simulation import simulate
+    from debtflow.flows.simulation.simulation import simulate
 
     summary = simulate(DEBTORS, MONTHS, 7, HOME / "world", AS_OF, 3)
     return {"rows": sum(summary["rows"].values())}
 
 
 def stage_ingest_world() -> dict:
-    from debtflow.flows import ingest
+    from debtflow.flows.ingest import ingest
 
     _world_env()
     results = ingest.ingest(None, AS_OF)
@@ -49,8 +49,8 @@ def stage_ingest_world() -> dict:
 
 
 def stage_transform() -> dict:
-    from debtflow.flows import transform
-    from debtflow.flows.settings import get_settings
+    from debtflow.flows.build import transform
+    from debtflow.flows.core.settings import get_settings
 
     _world_env()
     return {"nodes": len(transform.build(get_settings(), AS_OF))}
@@ -59,8 +59,9 @@ def stage_transform() -> dict:
 def _warehouse_build(label: str, day: date, full: bool) -> dict:
     """Ingest `day`'s batch, then build the warehouse for it (full refresh or daily), in the
     bench's warehouse home; ingest is timed apart and not counted."""
-    from debtflow.flows import ingest, transform
-    from debtflow.flows.settings import get_settings
+    from debtflow.flows.build import transform
+    from debtflow.flows.core.settings import get_settings
+    from debtflow.flows.ingest import ingest
 
     os.environ["DEBTFLOW_HOME"] = str(HOME / "transform_daily")
     os.environ["DEBTFLOW_LANDING_URL"] = str(HOME / "world" / "landing")
@@ -93,7 +94,7 @@ def stage_transform_daily() -> dict:
 
 
 def stage_train() -> dict:
-    from debtflow.flows.settings import get_settings
+    from debtflow.flows.core.settings import get_settings
     from debtflow.models import train
 
     _world_env()
@@ -104,19 +105,20 @@ def stage_train() -> dict:
 
 
 def stage_score() -> dict:
-    from debtflow.flows.settings import get_settings
-    from debtflow.models import predict
+    from debtflow.flows.core.settings import get_settings
+    from debtflow.flows.score import score
 
     _world_env()
-    return {"rows": predict.score(get_settings(), AS_OF).get("rows")}
+    return {"rows": score.score(get_settings(), AS_OF).get("rows")}
 
 
 def stage_ingest_synthetic() -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from synthetic import write_daily, write_history
 
-    from debtflow.flows import ingest, validation
-    from debtflow.flows.warehouse import session
+    from debtflow.flows.build import validation
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.ingest import ingest
 
     root = HOME / "synthetic"
     os.environ["DEBTFLOW_HOME"] = str(root / "home")
@@ -148,7 +150,7 @@ def stage_train_2m() -> dict:
     sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
     from synthetic_marts import build_scale_warehouse
 
-    from debtflow.flows.settings import get_settings
+    from debtflow.flows.core.settings import get_settings
     from debtflow.models import train
 
     home = HOME / "train_2m"

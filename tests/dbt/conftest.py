@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from dbt_world import AS_OF, load_world
 
-from debtflow.flows import transform, warehouse
-from debtflow.flows.settings import Settings
+from debtflow.flows.build import transform
+from debtflow.flows.core import warehouse
+from debtflow.flows.core.settings import Settings
 
 BuildWorld = Callable[[bool], tuple[Settings, dict]]
 

@@ -15,8 +15,8 @@ from datetime import date
 
 import duckdb
 
-from debtflow.flows import warehouse
-from debtflow.flows.settings import Settings
+from debtflow.flows.core import warehouse
+from debtflow.flows.core.settings import Settings
 
 AS_OF = date(2026, 3, 1)
 BATCH, LOADED = "2026-03-01T0600", "2026-03-01 06:00:00"

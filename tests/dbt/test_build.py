@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from dbt_world import AS_OF, query
 
-from debtflow.flows.settings import Settings
+from debtflow.flows.core.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +186,7 @@ def test_payments_mart_shows_the_unallocated_credit(settings: Settings) -> None:
 
 
 def test_publish_writes_every_mart_as_parquet_with_a_manifest(settings: Settings) -> None:
-    from debtflow.flows.publish import publish
+    from debtflow.flows.build.publish import publish
 
     result = publish(settings, AS_OF)
     folder = settings.root / "published"
@@ -206,7 +206,7 @@ def test_publish_writes_every_mart_as_parquet_with_a_manifest(settings: Settings
 def test_publish_to_s3(settings: Settings, s3_endpoint: str) -> None:
     import boto3
 
-    from debtflow.flows.publish import publish
+    from debtflow.flows.build.publish import publish
 
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="analysts")
     remote = settings.model_copy(
@@ -223,7 +223,7 @@ def test_publish_to_s3(settings: Settings, s3_endpoint: str) -> None:
 
 
 def test_docs_site_is_built_into_reports(settings: Settings) -> None:
-    from debtflow.flows import transform
+    from debtflow.flows.build import transform
 
     site = transform.docs(settings, AS_OF)
     assert site == settings.reports_dir / "dbt_docs"
@@ -273,7 +273,8 @@ def test_per_debtor_tests_read_the_rows_the_last_build_recomputed(build_world) -
     key among them fails; one in a debtor it left alone is outside that check (the build that
     wrote it tested it); after a full build every row counts again. After a failure the model's
     next build rewrites and tests every debtor."""
-    from debtflow.flows import transform, warehouse
+    from debtflow.flows.build import transform
+    from debtflow.flows.core import warehouse
 
     settings, _ = build_world(True)
     unique = "unique_int_invoices_settled_invoice_id"
@@ -334,7 +335,8 @@ def test_staging_key_tests_read_the_keys_the_last_merge_wrote(build_world) -> No
     since the merge's start): a duplicate of another key is outside that check (the merge did
     not touch it); a duplicate of a merged key fails, and fails again in the next build, which
     merges nothing new but tests every key after a failure."""
-    from debtflow.flows import transform, warehouse
+    from debtflow.flows.build import transform
+    from debtflow.flows.core import warehouse
 
     settings, _ = build_world(True)
     unique = "unique_stg_billing__payments_payment_id"
@@ -377,7 +379,8 @@ def test_staging_key_tests_read_the_keys_the_last_merge_wrote(build_world) -> No
 def test_unique_combination_counts_a_repeated_credit_share(build_world) -> None:
     """A credit share (null invoice_id) repeated for one payment is a duplicate: the combination
     test groups the null part like any other value."""
-    from debtflow.flows import transform, warehouse
+    from debtflow.flows.build import transform
+    from debtflow.flows.core import warehouse
 
     settings, nodes = build_world(True)
     (test,) = [k for k in nodes if k.startswith("test.debtflow.unique_combination_int_payments")]

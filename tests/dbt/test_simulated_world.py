@@ -18,9 +18,10 @@ import duckdb
 import pytest
 from dbt_world import query
 
-from debtflow.flows import ingest, transform
-from debtflow.flows.settings import Settings
-from debtflow.flows.simulation import simulate
+from debtflow.flows.build import transform
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.ingest import ingest
+from debtflow.flows.simulation.simulation import simulate
 
 T = date(2026, 8, 1)
 END = T + timedelta(days=60)  # history batch dated T, then one batch a day up to T + 60

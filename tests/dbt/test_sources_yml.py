@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import yaml
 
-from debtflow.flows import dbt_sources
-from debtflow.flows.contract import TABLES
+from debtflow.flows.ingest import dbt_sources
+from debtflow.flows.ingest.contract import TABLES
 
 
 def test_committed_sources_file_matches_the_contract() -> None:
     committed = dbt_sources.SOURCES_PATH.read_text()
     assert committed == dbt_sources.render_sources_yml(), (
-        "regenerate with: python -m debtflow.flows.dbt_sources"
+        "regenerate with: python -m debtflow.flows.ingest.dbt_sources"
     )
 
 

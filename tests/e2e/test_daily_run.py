@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +24,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("e2e") / "home"
     mp = pytest.MonkeyPatch()
     mp.setenv("DEBTFLOW_HOME", str(home))
-    from debtflow.flows import ingest, transform
-    from debtflow.flows.settings import get_settings
-    from debtflow.flows.simulation import simulate
+    from debtflow.flows.build import transform
+    from debtflow.flows.core.settings import get_settings
+    from debtflow.flows.ingest import ingest
+    from debtflow.flows.simulation.simulation import simulate
     from debtflow.models import train
 
     settings = get_settings()
@@ -48,7 +49,7 @@ def harness():
 
 def counts(home: Path) -> dict[str, int]:
     """Rows per table, except the list of debtors the last build recomputed (none on a re-run)."""
-    from debtflow.flows.warehouse import row_counts
+    from debtflow.flows.core.warehouse import row_counts
 
     with connect() as con:
         counts = row_counts(con)
@@ -57,7 +58,7 @@ def counts(home: Path) -> dict[str, int]:
 
 
 def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness) -> None:
-    from debtflow.flows.daily_flow import daily
+    from debtflow.flows.daily import daily
 
     first = daily(AS_OF)
     after_first = counts(world)

@@ -12,7 +12,7 @@ import pytest
 from young_book import write_initial_extract
 
 from debtflow.flows import cli
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def book(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _daily(as_of: date) -> dict:
-    from debtflow.flows.daily_flow import daily
+    from debtflow.flows.daily import daily
 
     return daily(as_of)
 

@@ -19,18 +19,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import backfill
-from debtflow.flows.settings import get_settings
-from debtflow.flows.warehouse import session
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.warehouse import session
+from debtflow.flows.ops import backfill
 
 END = date(2026, 11, 20)
 DAYS = [END - timedelta(days=9 - i) for i in range(10)]
 SETUP = """
 import sys
 from datetime import date
-from debtflow.flows import ingest, transform
-from debtflow.flows.settings import get_settings
-from debtflow.flows.simulation import simulate
+from debtflow.flows.ingest import ingest
+from debtflow.flows.build import transform
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.simulation.simulation import simulate
 from debtflow.models import train
 
 settings, end, before = get_settings(), date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
@@ -129,7 +130,7 @@ def _kill_after(proc: subprocess.Popen, line: str, timeout: float = 600) -> str:
 
 def _state(home: Path) -> dict:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        from debtflow.flows.warehouse import row_counts
+        from debtflow.flows.core.warehouse import row_counts
 
         return {
             "rows": row_counts(con),

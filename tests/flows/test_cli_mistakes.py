@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import cli, ingest
-from debtflow.flows.errors import DebtflowError
+from debtflow.flows import cli
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.ingest import ingest
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
 GOOD_BATCH = CORPUS / "negative_amount" / "2026-03-02T0600"
@@ -203,7 +204,7 @@ def test_a_command_waits_for_the_warehouse_to_be_released(holder, monkeypatch, c
 
 
 def test_connect_raises_a_debtflow_error_for_a_held_warehouse(holder, monkeypatch):
-    from debtflow.flows.warehouse import connect
+    from debtflow.flows.core.warehouse import connect
 
     holder(60)
     with pytest.raises(DebtflowError, match="is in use by PID"):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import duckdb
 
-from debtflow.flows import contract_docs, warehouse
-from debtflow.flows.contract import TABLES, personal_columns
+from debtflow.flows.core import warehouse
+from debtflow.flows.ingest import contract_docs
+from debtflow.flows.ingest.contract import TABLES, personal_columns
 
 
 def test_readme_contract_table_is_generated_from_the_contract() -> None:
     text = contract_docs.README.read_text()
-    assert contract_docs.render_readme(text) == text, "run: python -m debtflow.flows.contract_docs"
+    assert contract_docs.render_readme(text) == text, (
+        "run: python -m debtflow.flows.ingest.contract_docs"
+    )
 
 
 def test_raw_tables_have_contract_columns_then_lineage() -> None:

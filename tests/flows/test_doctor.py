@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from debtflow.flows.doctor import FAIL, OK, run_checks
+from debtflow.flows.ops.doctor import FAIL, OK, run_checks
 
 DEBTFLOW = str(Path(sys.executable).parent / "debtflow")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import dunning
-from debtflow.flows.errors import DebtflowError
-from debtflow.flows.settings import Settings, get_settings
-from debtflow.flows.warehouse import connect, ensure_schema
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.warehouse import connect, ensure_schema
+from debtflow.flows.dunning import dunning
 
 AS_OF = date(2026, 11, 20)
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import ingest, warehouse
-from debtflow.flows.ingest import BatchRejected
-from debtflow.flows.settings import get_settings
+from debtflow.flows.core import warehouse
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.ingest import ingest
+from debtflow.flows.ingest.ingest import BatchRejected
 
 CUSTOMERS = """debtor_id,debtor_type,country,customer_since,updated_at,email
 D1,consumer,NL,2024-01-01,2024-01-01T00:00:00,a@example.com

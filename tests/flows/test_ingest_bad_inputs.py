@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import ingest
-from debtflow.flows.ingest import BatchRejected
+from debtflow.flows.ingest import ingest
+from debtflow.flows.ingest.ingest import BatchRejected
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
 CURRENCY_REASON = "not one of the accepted values (EUR, NOK, SEK, DKK, GBP, USD, CHF, PLN)"

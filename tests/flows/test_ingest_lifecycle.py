@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import ingest
+from debtflow.flows.ingest import ingest
 
 CUSTOMERS = "debtor_id,debtor_type,country,customer_since,updated_at\n"
 INVOICES = "invoice_id,debtor_id,issue_date,due_date,amount,currency,disputed,updated_at\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import boto3
 import duckdb
 
-from debtflow.flows import ingest
+from debtflow.flows.ingest import ingest
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
 ZONES = ["dutch_dialect", "late_arriving_debtor", "truncated_last_line", "malformed_json_line"]

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from debtflow.flows import notify
-from debtflow.flows.settings import get_settings
+from debtflow.flows.core import notify
+from debtflow.flows.core.settings import get_settings
 
 REASON = "TransformError: dbt build failed for debtor jan.jansen@example.nl, tel +31 6 1234 5678"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import cli, contract
+from debtflow.flows import cli
+from debtflow.flows.ingest import contract
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from debtflow.flows.contract import TABLES
-from debtflow.flows.simulation import batch_ids, simulate
+from debtflow.flows.ingest.contract import TABLES
+from debtflow.flows.simulation.simulation import batch_ids, simulate
 
 END = date(2026, 11, 20)
 DAILY = 3
@@ -95,7 +95,7 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path, home: Path) -> None:
 
 
 def test_end_date_defaults_to_today(tmp_path: Path, home: Path) -> None:
-    from debtflow.flows.settings import Settings
+    from debtflow.flows.core.settings import Settings
 
     summary = simulate(50, 2, seed=1, out=tmp_path, daily_days=1)
     assert summary["end_date"] == Settings().today().isoformat()

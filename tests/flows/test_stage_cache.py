@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from debtflow.flows import stage_cache
-from debtflow.flows.settings import get_settings
-from debtflow.flows.warehouse import session
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.warehouse import session
+from debtflow.flows.ops import stage_cache
 
 D1, D2 = date(2026, 11, 19), date(2026, 11, 20)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import tape
-from debtflow.flows.contract import personal_columns
-from debtflow.flows.errors import DebtflowError
-from debtflow.flows.settings import Settings, get_settings
-from debtflow.flows.warehouse import connect, ensure_schema
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.warehouse import connect, ensure_schema
+from debtflow.flows.ingest.contract import personal_columns
+from debtflow.flows.tape import tape
 
 AS_OF = date(2026, 11, 20)
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import validation
-from debtflow.flows.contract import TABLES
-from debtflow.flows.warehouse import connect, ensure_schema
+from debtflow.flows.build import validation
+from debtflow.flows.build.validation import runs, suites
+from debtflow.flows.core.warehouse import connect, ensure_schema
+from debtflow.flows.ingest.contract import TABLES
 
 AS_OF = date(2026, 11, 20)
 BATCH = "2026-11-20T0600"
@@ -46,7 +47,7 @@ def failed(result: validation.ValidationResult) -> dict[str, validation.Expectat
 
 
 def _cols(e) -> tuple[str, ...]:
-    return validation._columns_of(e.configuration.kwargs)
+    return suites.columns_of(e.configuration.kwargs)
 
 
 # --- raw suites -----------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypat
     ]
     add_invoices(con, GOOD + bad + [GOOD[0], GOOD[1]])
     whole = validation.validate_raw(con, [BATCH])
-    monkeypatch.setattr(validation, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(runs, "CHUNK_ROWS", 2)
     parts = validation.validate_raw(con, [BATCH])
     assert parts.rows == whole.rows == 7
     assert len(parts.docs_pages) > 1  # one data docs page per part

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from prefect.logging import disable_run_logger
 
-from debtflow.flows import daily_flow, validation
-from debtflow.flows.warehouse import connect, ensure_schema
+from debtflow.flows import daily as daily_flow
+from debtflow.flows.build import validation
+from debtflow.flows.core.warehouse import connect, ensure_schema
 
 BATCH = "2026-11-20T0600"
 AS_OF = date(2026, 11, 20)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from debtflow.flows import validation
-from debtflow.flows.settings import get_settings
-from debtflow.flows.warehouse import connect, ensure_schema
+from debtflow.flows.build import validation
+from debtflow.flows.build.validation import context
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.warehouse import connect, ensure_schema
 
 BATCH = "2026-11-20T0600"
 LATER = "2026-11-21T0600"
@@ -65,7 +66,7 @@ def test_a_failed_validation_page_shows_the_failure(home: Path):
 def test_the_site_keeps_earlier_runs_after_a_restart(home: Path):
     load_invoices(BATCH)
     first = validate(BATCH)
-    validation._context_for.cache_clear()  # as if the next run were a new process
+    context._context_for.cache_clear()  # as if the next run were a new process
     load_invoices(LATER)
     second = validate(LATER)
     assert Path(first.docs_pages[0]).is_file() and Path(second.docs_pages[0]).is_file()

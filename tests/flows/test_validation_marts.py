@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import validation
-from debtflow.flows.warehouse import connect
+from debtflow.flows.build import validation
+from debtflow.flows.build.validation import runs
+from debtflow.flows.core.warehouse import connect
 
 AS_OF = date(2026, 11, 20)
 
@@ -228,7 +229,7 @@ def test_a_view_validated_in_parts_gives_the_outcome_of_one_pass(con, monkeypatc
         "update marts.invoice_rows set open_amount = -5 where invoice_id = 'I3'"
     )
     whole = validation.validate_mart(con, "fct_invoices", AS_OF)
-    monkeypatch.setattr(validation, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(runs, "CHUNK_ROWS", 2)
     parts = validation.validate_mart(con, "fct_invoices", AS_OF)
     assert parts.rows == whole.rows == 5
     assert len(parts.docs_pages) == 3

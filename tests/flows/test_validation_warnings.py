@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from debtflow.flows import validation
-from debtflow.flows.warehouse import connect, ensure_schema
+from debtflow.flows.build import validation
+from debtflow.flows.core.warehouse import connect, ensure_schema
 
 BATCH = "2026-11-20T0600"
 EMAIL = "expect_column_values_to_match_regex(email)"

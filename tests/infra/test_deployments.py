@@ -25,8 +25,8 @@ AS_OF = date(2026, 11, 20)
 EXPECTED = {  # deployment -> (flow, cron)
     "daily": ("daily", "0 6 * * *"),
     "dunning-send": ("dunning-send", "0 9 * * 1-5"),
-    "train-weekly": ("train", "0 8 * * 0"),
-    "tape-monthly": ("tape", "0 8 1 * *"),
+    "train": ("train", "0 8 * * 0"),
+    "sale-tape": ("sale-tape", "0 8 1 * *"),
 }
 
 
@@ -64,9 +64,10 @@ def test_prefect_yaml_deploys_every_flow_entrypoint() -> None:
 SETUP = """
 import sys
 from datetime import date
-from debtflow.flows import ingest, transform
-from debtflow.flows.settings import get_settings
-from debtflow.flows.simulation import simulate
+from debtflow.flows.ingest import ingest
+from debtflow.flows.build import transform
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.simulation.simulation import simulate
 from debtflow.models import train
 
 settings, end, before = get_settings(), date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
@@ -128,7 +129,7 @@ def test_deploy_all_then_a_worker_completes_the_daily_run_and_the_sends_and_tape
             worker = start_worker(POOL, worker_env, tmp_path / "worker.log")
             states = {}
             try:
-                for name in ("daily", "dunning-send", "tape-monthly"):  # in order, one at a time
+                for name in ("daily", "dunning-send", "sale-tape"):  # in order, one at a time
                     run = client.create_flow_run_from_deployment(
                         deployments[name].id, parameters={"as_of": AS_OF.isoformat()}
                     )

@@ -15,9 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from debtflow.flows.settings import get_settings
-from debtflow.flows.warehouse import connect
-from debtflow.models import features, predict
+from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.warehouse import connect
+from debtflow.flows.score import score
+from debtflow.models import features
 
 
 def main(n: int = 1_000_000) -> dict:
@@ -48,7 +49,7 @@ def main(n: int = 1_000_000) -> dict:
         con.execute(f"delete from {features.CURRENT} where rowid >= {n}")
         con.execute("detach src")
     started = time.perf_counter()
-    result = predict.score(settings, as_of, reasons="acted_on")
+    result = score.score(settings, as_of, reasons="acted_on")
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     result.pop("drift")
     return result

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from synthetic_marts import build_warehouse
 
-from debtflow.flows.settings import Settings, get_settings
+from debtflow.flows.core.settings import Settings, get_settings
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from debtflow.flows.settings import Settings
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import connect
 
 SNAPSHOT_DATES = [date(2025, m, 1) for m in range(1, 9)]  # eight monthly snapshots
 AS_OF = date(2025, 10, 1)  # every snapshot's 30-day window has closed

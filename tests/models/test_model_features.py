@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from synthetic_marts import AS_OF
 
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.warehouse import connect
 from debtflow.models import features
 from debtflow.models.features import FeatureError
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from synthetic_marts import AS_OF
 
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.warehouse import connect
+from debtflow.flows.score import score
 from debtflow.models import predict, train
 from debtflow.models.features import FeatureError
 from debtflow.models.registry import NoChampionError
@@ -126,10 +127,11 @@ def test_large_books_get_reasons_only_where_the_run_acts(settings, warehouse, mo
         # a message for the current step is already in the ledger for 100 debtors at a step,
         # so today's run does not act on them (nor on debtors below the first step)
         con.execute("create schema if not exists dunning")
-        from debtflow.flows.warehouse import ensure_schema
+        from debtflow.flows.core.warehouse import ensure_schema
 
         ensure_schema(con)
-        from debtflow.flows.dunning import load_ladder
+        from debtflow.flows.dunning import dunning
+        from debtflow.flows.dunning.dunning import load_ladder
 
         ladder = load_ladder(settings)
         first = min(s.min_days_past_due for s in ladder.steps)
@@ -138,7 +140,7 @@ def test_large_books_get_reasons_only_where_the_run_acts(settings, warehouse, mo
             "from marts.debtor_features where overdue_balance > 0 order by debtor_id"
         ).df()
         at_step = int((everyone["max_days_past_due"] >= first).sum())
-        assert predict.acted_on(con, settings, everyone).sum() == at_step  # nothing planned yet
+        assert dunning.acted_on(con, everyone, settings).sum() == at_step  # nothing planned yet
         frame = everyone[everyone["max_days_past_due"] >= first].head(100)
         mins = [s.min_days_past_due for s in ladder.steps]
         names = [s.name for s in ladder.steps]
@@ -151,7 +153,7 @@ def test_large_books_get_reasons_only_where_the_run_acts(settings, warehouse, mo
             )
     finally:
         con.close()
-    result = predict.score(settings, AS_OF)
+    result = score.score(settings, AS_OF)
     assert result["rows_with_reasons"] == at_step - 100
     rows = read_scores(settings)
     done = set(frame["debtor_id"])

@@ -5,7 +5,7 @@ import json
 import pytest
 from synthetic_marts import AS_OF, build_warehouse
 
-from debtflow.flows.errors import DebtflowError
+from debtflow.flows.core.errors import DebtflowError
 from debtflow.models import registry, train
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +25,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
     mp = pytest.MonkeyPatch()
     mp.setenv("DEBTFLOW_HOME", str(home))
     mp.delenv("DEBTFLOW_LANDING_URL", raising=False)
-    from debtflow.flows import ingest, transform
-    from debtflow.flows.settings import get_settings
-    from debtflow.flows.simulation import simulate
+    from debtflow.flows.build import transform
+    from debtflow.flows.core.settings import get_settings
+    from debtflow.flows.ingest import ingest
+    from debtflow.flows.simulation.simulation import simulate
     from debtflow.models import late_payment, predict, train
 
     simulate(120, 24, 5, home, AS_OF, 1)

@@ -5,7 +5,7 @@ from datetime import date
 
 from synthetic_marts import AS_OF, SNAPSHOT_DATES
 
-from debtflow.flows.settings import get_settings
+from debtflow.flows.core.settings import get_settings
 from debtflow.models import registry, train
 
 METRIC_KEYS = {
@@ -74,7 +74,7 @@ def test_training_only_uses_outcomes_known_at_as_of(settings, warehouse):
 
 
 def test_a_small_book_cross_fits_in_folds_that_keep_each_debtor_together(settings, warehouse):
-    from debtflow.flows.warehouse import connect
+    from debtflow.flows.core.warehouse import connect
     from debtflow.models import features
 
     with connect(settings) as con:

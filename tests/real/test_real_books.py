@@ -18,7 +18,7 @@ import pytest
 import uci_credit_card
 import uci_online_retail
 
-from debtflow.flows.warehouse import connect
+from debtflow.flows.core.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +45,8 @@ def _home(root: Path) -> pytest.MonkeyPatch:
 @pytest.fixture(scope="module")
 def cards(tmp_path_factory: pytest.TempPathFactory, harness):
     """Day one without a model, training, day two with it."""
-    from debtflow.flows.daily_flow import daily
-    from debtflow.flows.settings import get_settings
+    from debtflow.flows.core.settings import get_settings
+    from debtflow.flows.daily import daily
     from debtflow.models import train
 
     root = tmp_path_factory.mktemp("uci-cards")
@@ -109,7 +109,7 @@ def test_cards_train_on_par_with_the_logistic_baseline_and_score(cards):
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory: pytest.TempPathFactory, harness):
-    from debtflow.flows.daily_flow import daily
+    from debtflow.flows.daily import daily
 
     root = tmp_path_factory.mktemp("uci-retail")
     mp = _home(root)

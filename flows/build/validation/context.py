@@ -1,0 +1,104 @@
+"""The Great Expectations context of a home: suites, definitions and checkpoints in memory, results
+and the data docs site on disk; each suite's checkpoint updates the site."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.data_context.data_context.context_factory import set_context
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from debtflow.flows.core.settings import Settings, get_settings
+
+DOCS_SITE = "debtflow"
+
+
+def context(settings: Settings | None = None) -> Any:
+    """This home's GX context, made the active one (suites and checkpoints bind to it)."""
+    settings = settings or get_settings()
+    context = _context_for(
+        settings.data_docs_dir, settings.validation_results_dir, settings.data_docs_index_limit
+    )
+    set_context(context)
+    return context
+
+
+@cache
+def _context_for(docs_dir: Path, results_dir: Path, index_limit: int) -> Any:
+    # One per process and home: creating a context and its datasource is the expensive part.
+    # Suites, definitions and checkpoints live in memory (they are rebuilt from code and JSON);
+    # validation results go to files, because the site index drops pages it has no result for.
+    defaults = InMemoryStoreBackendDefaults()
+    defaults.stores[defaults.validation_results_store_name]["store_backend"] = {
+        "class_name": "TupleFilesystemStoreBackend",
+        "base_directory": str(results_dir),
+    }
+    defaults.data_docs_sites = {
+        DOCS_SITE: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            # The index reads every result it lists: list the newest only, so a year of daily
+            # runs does not make each run's docs update slower.
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": index_limit,
+            },
+        }
+    }
+    config = DataContextConfig(
+        store_backend_defaults=defaults,
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    context.data_sources.add_pandas("debtflow")
+    return context
+
+
+def data_docs_index(settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).data_docs_dir / "index.html"
+
+
+def checkpoint(
+    context: Any, suite: gx.ExpectationSuite, key_columns: list[str], exclude_values: bool
+) -> Any:
+    """The suite's checkpoint, (re)registered so it always runs the suite as given."""
+    source = context.data_sources.get("debtflow")
+    try:
+        asset = source.get_asset(suite.name)
+    except LookupError:
+        asset = source.add_dataframe_asset(suite.name)
+    try:
+        batch = asset.get_batch_definition("whole")
+    except (KeyError, LookupError):
+        batch = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
+    )
+    result_format = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": 20,
+        "unexpected_index_column_names": key_columns,
+        "exclude_unexpected_values": exclude_values,
+    }
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
+            result_format=result_format,
+        )
+    )

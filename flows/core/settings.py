@@ -1,0 +1,141 @@
+"""All configuration, read once from `DEBTFLOW_*` environment variables (and an optional `.env`).
+
+Every path the platform writes to derives from `home`, so one variable moves a whole installation.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _half_the_memory() -> str:
+    """Half the machine's RAM, in whole GiB (at least 1): DuckDB spills beyond it, and the rest
+    stays for the flow's own work (scoring, pandas) and Prefect."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, total // 2**31)}GiB"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEBTFLOW_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        Path(".debtflow"), description="Warehouse, registry, outbox, tapes, reports."
+    )
+    landing_url: str | None = Field(
+        None, description="Landing zone: a folder or s3://bucket/prefix; default HOME/landing."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto).")
+    publish_url: str | None = Field(
+        None,
+        description="Where marts are published as Parquet: a folder or s3://bucket/prefix; "
+        "default HOME/published.",
+    )
+    timezone: str = Field("Europe/Amsterdam", description="Time zone that defines 'today'.")
+    dbt_project_dir: Path = Field(SOURCE_ROOT / "dbt_project")
+    expectations_dir: Path = Field(SOURCE_ROOT / "expectations")
+    dunning_ladder: Path | None = Field(None, description="YAML dunning ladder; default built in.")
+    pseudonym_key: SecretStr = Field(
+        SecretStr("debtflow-demo-key"), description="HMAC key that pseudonymises tape ids."
+    )
+    duckdb_memory_limit: str = Field(
+        default_factory=_half_the_memory,
+        description="DuckDB memory cap (e.g. 8GiB); beyond it, work spills to disk. "
+        "Default: half the machine's RAM.",
+    )
+    lock_wait_seconds: int = Field(
+        300,
+        ge=0,
+        description="How long a command waits for another process (a running flow, an analyst's "
+        "duckdb session) to release the warehouse before it gives up.",
+    )
+    future_tolerance_days: int = Field(1, description="How far past as_of an event time may lie.")
+    data_docs_index_limit: int = Field(
+        200, description="Newest validation results linked from the data docs index page."
+    )
+    training_months: int = Field(12, description="Month-end snapshots used to train.")
+    alert_smtp_host: str | None = Field(None, description="SMTP server for failure alerts.")
+    alert_smtp_port: int = Field(25, description="SMTP port for failure alerts.")
+    alert_smtp_from: str = Field("debtflow@localhost", description="Sender of failure alerts.")
+    alert_smtp_to: str | None = Field(None, description="Comma-separated alert recipients.")
+    alert_smtp_username: str | None = Field(None, description="SMTP login, if one is needed.")
+    alert_smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    alert_smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with TLS.")
+    alert_webhook_url: str | None = Field(
+        None, description="URL that receives failure alerts as a JSON POST (Slack, Teams, ...)."
+    )
+    dask_address: str = Field(
+        "",
+        description="Score on Dask through prefect-dask: empty = in this process; 'local' = a "
+        "LocalCluster of threads on this machine; 'tcp://host:8786' = an existing scheduler "
+        "(its workers need debtflow installed).",
+    )
+    dask_partition_rows: int = Field(
+        250_000, gt=0, description="Debtors per scoring partition (one Prefect task) on Dask."
+    )
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def landing(self) -> str:
+        return self.landing_url or str(self.root / "landing")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def tapes_dir(self) -> Path:
+        return self.root / "tapes"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """The Great Expectations data docs site (open index.html)."""
+        return self.reports_dir / "data_docs"
+
+    @property
+    def validation_results_dir(self) -> Path:
+        """GX validation results (JSON) behind the data docs; kept so the site keeps its history."""
+        return self.reports_dir / "validations"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.root / "dbt" / "target"
+
+    @property
+    def extension_dir(self) -> Path:
+        return self.root / "duckdb_extensions"
+
+    def today(self) -> date:
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+
+def get_settings() -> Settings:
+    """Settings as the environment says now (tests change DEBTFLOW_HOME between cases)."""
+    return Settings()

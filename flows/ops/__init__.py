@@ -1,0 +1,1 @@
+"""Running the day: the stage cache, the run log and summary, back-fills, the doctor and the demo."""

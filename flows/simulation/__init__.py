@@ -1,0 +1,1 @@
+"""The simulated billing world: latent traits, the landing batches it writes and its ground truth."""

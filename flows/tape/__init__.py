@@ -1,0 +1,1 @@
+"""The debt-sale data tape and its manifest."""
