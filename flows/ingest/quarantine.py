@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.warehouse import LOAD_LOG, QUARANTINE
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import LOAD_LOG, QUARANTINE, session
 from debtflow.flows.ingest.contract import personal_columns
 from debtflow.flows.ingest.ingest import release_held
 
 MASK = "***"
+
+
+@contextmanager
+def session_for(settings: Settings, batch_id: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A warehouse session for the quarantine commands; a named batch must have been loaded."""
+    with session(settings) as con:
+        if batch_id:
+            require_batch(con, batch_id)
+        yield con
 
 
 def require_batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:

@@ -209,3 +209,18 @@ def test_connect_raises_a_debtflow_error_for_a_held_warehouse(holder, monkeypatc
     holder(60)
     with pytest.raises(DebtflowError, match="is in use by PID"):
         connect(wait_seconds=0)
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_every_command_has_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*name.split(), "--help"])
+    assert exit_.value.code == 0
+    assert cli.COMMANDS[name].help.split(";")[0][:40] in " ".join(capsys.readouterr().out.split())
+
+
+def test_validate_runs_the_days_raw_suites_and_fails_on_marts_not_built(loaded, capsys):
+    code, out, err = run(capsys, "validate", "--as-of", "2026-03-02")
+    assert code == 1
+    assert "| raw_invoices | 1 |" in out  # the day's batch: one invoice loaded, one quarantined
+    assert "marts.debtor_features is missing" in err

@@ -21,6 +21,7 @@ holds its values; offending rows are named by their key columns.
 from debtflow.flows.build.validation.context import data_docs_index
 from debtflow.flows.build.validation.gates import (
     latest_event_time,
+    validate_day,
     validate_mart,
     validate_marts,
     validate_raw,
@@ -57,6 +58,7 @@ __all__ = [
     "raise_if_failed",
     "raw_suite",
     "summary_markdown",
+    "validate_day",
     "validate_mart",
     "validate_marts",
     "validate_raw",

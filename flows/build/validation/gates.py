@@ -19,7 +19,7 @@ from debtflow.flows.build.validation.suites import (
     suite_columns,
 )
 from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import RAW
+from debtflow.flows.core.warehouse import LOAD_LOG, RAW, session
 from debtflow.flows.ingest.contract import TABLES
 from debtflow.flows.ingest.landing import BATCH_ID
 
@@ -65,6 +65,20 @@ def validate_raw_all(
     con: duckdb.DuckDBPyConnection, batch_ids: list[str], settings: Settings | None = None
 ) -> list[ValidationResult]:
     return [validate_raw(con, batch_ids, table, settings) for table in TABLES]
+
+
+def validate_day(settings: Settings, as_of: date) -> list[ValidationResult]:
+    """The raw suites on the batches of `as_of` and the mart suites, as `debtflow validate`
+    runs them outside the daily flow."""
+    with session(settings) as con:
+        batches = [
+            b
+            for (b,) in con.execute(
+                f"select distinct batch_id from {LOAD_LOG} where batch_id like ? || '%'",
+                [as_of.isoformat()],
+            ).fetchall()
+        ]
+        return [*validate_raw_all(con, batches, settings), *validate_marts(con, as_of, settings)]
 
 
 def validate_mart(
