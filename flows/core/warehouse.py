@@ -188,6 +188,19 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({ddl})")
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    """The column names of `schema.table` (empty when it does not exist)."""
+    schema, table = relation.split(".")
+    return {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? and table_catalog = current_database()",
+            [schema, table],
+        ).fetchall()
+    }
+
+
 def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows per base table in every schema, for summaries and idempotency checks."""
     tables = con.execute(

@@ -23,7 +23,7 @@ import pandas as pd
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.core.warehouse import DEBTOR_SCORES
+from debtflow.flows.core.warehouse import DEBTOR_SCORES, table_columns
 
 MIN_DAYS_PAST_DUE = 180  # rule of thumb for "collection has run its course"; config later
 TAPE_FILE, MANIFEST_FILE = "tape.csv", "manifest.json"
@@ -51,16 +51,7 @@ def account_ref(key: str, debtor_id: str) -> str:
 
 
 def _has_columns(con: duckdb.DuckDBPyConnection, table: str, columns: set[str]) -> bool:
-    schema, name = table.split(".")
-    found = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()
-    }
-    return columns <= found
+    return columns <= table_columns(con, table)
 
 
 def _last_payment_sql(con: duckdb.DuckDBPyConnection) -> str:

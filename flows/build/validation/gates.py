@@ -19,7 +19,7 @@ from debtflow.flows.build.validation.suites import (
     suite_columns,
 )
 from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import LOAD_LOG, RAW, session
+from debtflow.flows.core.warehouse import LOAD_LOG, RAW, session, table_columns
 from debtflow.flows.ingest.contract import TABLES
 from debtflow.flows.ingest.landing import BATCH_ID
 
@@ -91,15 +91,7 @@ def validate_mart(
     settings = settings or get_settings()
     suite = load_suite(name, settings)
     relation = suite.meta["table"]
-    schema, table = relation.split(".")
-    present = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()
-    }
+    present = table_columns(con, relation)
     if not present:
         missing = ExpectationOutcome(
             "table_exists", (), False, None, error=f"{relation} is missing"
