@@ -2,8 +2,8 @@
 
 Layout: OUT/landing/<batch_id>/<table>.{parquet,csv} (one history batch in Parquet, then one CSV
 batch per day) and OUT/truth/{debtors,collectability,late_payment}.parquet beside, never inside,
-the landing zone. The behaviour lives in simulation_world (latent process), simulation_tables
-(observed rows as numpy columns) and simulation_text (ids and synthetic personal data).
+the landing zone. The behaviour lives in world.py (latent process), tables.py
+(observed rows as numpy columns) and text.py (ids and synthetic personal data).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from prefect.logging import disable_run_logger
 
-from debtflow.flows import daily as daily_flow
+from debtflow.flows import daily
 from debtflow.flows.build import validation
 from debtflow.flows.core.warehouse import connect, ensure_schema
 
@@ -20,7 +20,7 @@ AS_OF = date(2026, 11, 20)
 @pytest.fixture
 def published(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:
     calls: list[dict] = []
-    monkeypatch.setattr(daily_flow, "create_markdown_artifact", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(daily, "create_markdown_artifact", lambda **kw: calls.append(kw))
     with connect() as con:
         ensure_schema(con)
         con.execute(
@@ -34,7 +34,7 @@ def published(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict
 
 
 def test_raw_summary_is_published_with_warnings_and_the_docs_link(published, home):
-    digest = daily_flow.validate_raw_stage.fn([BATCH])
+    digest = daily.validate_raw_stage.fn([BATCH])
     (artifact,) = published
     assert artifact["key"] == "validation-raw"
     summary = artifact["markdown"]
@@ -51,7 +51,7 @@ def test_a_failed_gate_is_published_before_it_stops_the_run(published):
     with connect() as con:
         con.execute("update raw.customers set debtor_type = 'robot'")
     with pytest.raises(validation.ValidationFailed, match="debtor_type"):
-        daily_flow.validate_raw_stage.fn([BATCH])
+        daily.validate_raw_stage.fn([BATCH])
     (artifact,) = published
     assert "### Raw batches: FAILED" in artifact["markdown"]
 
@@ -64,7 +64,7 @@ def test_mart_summary_is_published(published):
             " 0 max_days_past_due"
         )
     with pytest.raises(validation.ValidationFailed, match="fct_invoices is missing"):
-        daily_flow.validate_marts_stage.fn(AS_OF)
+        daily.validate_marts_stage.fn(AS_OF)
     (artifact,) = published
     assert artifact["key"] == "validation-marts"
     md = artifact["markdown"]
@@ -83,7 +83,7 @@ def test_the_artifact_is_stored_by_prefect(home: Path):
 
     @flow
     def gate() -> dict:
-        return daily_flow.validate_raw_stage([BATCH])
+        return daily.validate_raw_stage([BATCH])
 
     with prefect_test_harness(server_startup_timeout=90):
         digest = gate()
