@@ -7,7 +7,8 @@
     of the same dates, so a later batch can never change a date's features.
     debtor_features (the run's as_of, from the intermediate tables) and debtor_feature_snapshots
     (month starts) both call this, so training and scoring share one SQL path. With
-    `debtors_relation` (as_of, debtor_id) only those debtors get a row.
+    `debtors_relation` (as_of, debtor_id) only those debtors get a row. Each family of features
+    is a macro of its own in macros/features/ (CTEs that the final select below joins).
 -#}
 {% macro debtor_features(
     dates_relation, allocations_relation, settled_relation, episodes_relation, debtors_relation=none
@@ -23,249 +24,19 @@ with dates as (
     select distinct cast(as_of as date) as as_of from {{ dates_relation }}
 ),
 
--- the four inputs below are plain scans read several times: DuckDB would materialize them
--- (24M rows each at 1M debtors), while scanning again lets each reader push its filters down
-documents as not materialized (
-    select * from {{ settled_relation }}
-),
+{{ feature_inputs(allocations_relation, settled_relation, debtors_relation) }},
 
-invoices as not materialized (
-    select * from documents where document_type = 'invoice'
-),
+{{ feature_balances() }},
 
-shares as not materialized (
-    select * from {{ allocations_relation }}
-),
+{{ feature_payment_history() }},
 
-events as not materialized (
-    select debtor_id, channel, event_type, occurred_at, occurred_date
-    from {{ ref('stg_billing__contact_events') }}
-),
+{{ feature_contacts(channels, responses) }},
 
-customer_versions as (
-    select * from {{ ref('stg_billing__customer_versions') }}
-),
+{{ feature_profile() }},
 
-first_seen as (
-    select debtor_id, min(seen_at) as seen_at
-    from (
-        select debtor_id, valid_from as seen_at from customer_versions
-        union all
-        select debtor_id, cast(issue_date as timestamp)
-        from {{ ref('stg_billing__invoices') }}
-    )
-    group by debtor_id
-),
+{{ feature_dunning_history(episodes_relation) }},
 
-spine as (
-    select dates.as_of, first_seen.debtor_id, cast(dates.as_of as timestamp) as as_of_ts
-    from {{ scoped_dates('dates', debtors_relation) }} as dates
-    inner join first_seen
-        on first_seen.seen_at < cast(dates.as_of as timestamp)
-        {{- in_scope(debtors_relation, 'dates', 'first_seen') }}
-),
-
-open_at as (
-    select *, due_date < as_of as is_overdue
-    from invoices
-    where open_amount > 0
-),
-
-balances as (
-    select
-        as_of,
-        debtor_id,
-        arg_max(currency, issue_date) as open_currency,
-        sum(open_amount) as open_balance,
-        coalesce(sum(open_amount) filter (where is_overdue), 0) as overdue_balance,
-        count(*) filter (where is_overdue) as n_overdue_invoices,
-        coalesce(max(datediff('day', due_date, as_of)) filter (where is_overdue), 0)
-            as max_days_past_due,
-        arg_min(invoice_id, strftime(due_date, '%Y-%m-%d') || invoice_id)
-            filter (where is_overdue) as oldest_overdue_invoice_id,
-        min(due_date) filter (where is_overdue) as oldest_overdue_due_date,
-        coalesce(sum(open_amount) filter (where dispute_date < as_of), 0)
-            as disputed_open_amount
-    from open_at
-    group by 1, 2
-),
-
-recent_invoices as (
-    select
-        as_of,
-        debtor_id,
-        currency,
-        issue_date,
-        amount,
-        issue_date >= as_of - 365 as issued_in_window,
-        due_date < as_of and due_date >= as_of - 365 as due_in_window,
-        paid_date is null or paid_date > due_date as paid_late,
-        paid_date is not null as is_paid,
-        greatest(datediff('day', due_date, paid_date), 0) as days_late,
-        dispute_date >= as_of - 365 and dispute_date < as_of as disputed_in_window
-    from invoices
-    where issue_date >= as_of - 365 or due_date >= as_of - 365
-),
-
-invoice_history as (
-    select
-        as_of,
-        debtor_id,
-        arg_max(currency, issue_date) as currency,
-        count(*) filter (where issued_in_window) as n_invoices_12m,
-        sum(amount) filter (where issued_in_window) as invoiced_amount_12m,
-        avg(amount) filter (where issued_in_window) as avg_invoice_amount_12m,
-        count(*) filter (where due_in_window) as n_invoices_due_12m,
-        count(*) filter (where due_in_window and paid_late) as n_invoices_paid_late_12m,
-        avg(days_late) filter (where due_in_window and is_paid) as avg_days_late_12m,
-        max(days_late) filter (where due_in_window and is_paid) as max_days_late_12m,
-        count(*) filter (where disputed_in_window) as n_disputes_12m
-    from recent_invoices
-    group by 1, 2
-),
-
-credit_notes as (
-    select as_of, debtor_id, sum(amount) as credited_amount_12m
-    from documents
-    where document_type = 'credit_note' and issue_date >= as_of - 365
-    group by 1, 2
-),
-
-payment_history as (
-    select
-        as_of,
-        debtor_id,
-        count(*) filter (
-            where source = 'payment' and share_number = 1 and paid_date >= as_of - 90
-        ) as n_payments_90d,
-        sum(allocated_amount) filter (
-            where source = 'payment' and paid_date >= as_of - 90
-        ) as paid_amount_90d,
-        sum(allocated_amount) filter (
-            where source = 'payment' and paid_date >= as_of - 365
-        ) as paid_amount_12m,
-        max(paid_date) filter (where source = 'payment') as last_paid_date,
-        sum(allocated_amount) filter (where invoice_id is null) as credit_balance
-    from shares
-    group by 1, 2
-),
-
-contact_history as (
-    select
-        spine.as_of,
-        events.debtor_id,
-        count(*) filter (
-            where events.event_type = 'sent' and events.occurred_date >= spine.as_of - 180
-        ) as reminders_180d,
-        {%- for channel, kinds in channels.items() %}
-        {%- set contact = 'call_attempt' if channel == 'phone' else 'sent' %}
-        count(*) filter (
-            where events.channel = '{{ channel }}' and events.event_type = '{{ contact }}'
-        ) as {{ channel }}_contacts_365d
-        {%- for kind in kinds %},
-        count(*) filter (
-            where events.channel = '{{ channel }}' and events.event_type = '{{ kind }}'
-        ) as {{ channel }}_{{ kind }}_365d
-        {%- endfor %}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from spine
-    inner join events
-        on spine.debtor_id = events.debtor_id
-        and events.occurred_date < spine.as_of
-        and events.occurred_date >= spine.as_of - 365
-    group by 1, 2
-),
-
-responses as (
-    select debtor_id, occurred_at from events where event_type in {{ responses }}
-),
-
-email_bounces as (
-    select debtor_id, occurred_at from events where channel = 'email' and event_type = 'bounced'
-),
-
-sms_bounces as (
-    select debtor_id, occurred_at from events where channel = 'sms' and event_type = 'bounced'
-),
-
-latest as (
-    -- the newest row dated before as_of per debtor, one ASOF join per source
-    select
-        spine.as_of,
-        spine.debtor_id,
-        customer.debtor_type,
-        customer.country,
-        customer.acquisition_channel,
-        customer.paperless,
-        customer.has_email,
-        customer.has_mobile,
-        customer.customer_since,
-        report.bureau_score,
-        report.registered_debts,
-        report.debt_restructuring,
-        report.bankrupt,
-        report.deceased,
-        cast(response.occurred_at as date) as last_response_date,
-        email_bounce.occurred_at is not null as email_bounced,
-        sms_bounce.occurred_at is not null as sms_bounced
-    from spine
-    asof left join customer_versions as customer
-        on spine.debtor_id = customer.debtor_id and spine.as_of_ts > customer.valid_from
-    asof left join {{ ref('stg_billing__credit_reports') }} as report
-        on spine.debtor_id = report.debtor_id and spine.as_of_ts > report.reported_at
-    asof left join responses as response
-        on spine.debtor_id = response.debtor_id and spine.as_of_ts > response.occurred_at
-    asof left join email_bounces as email_bounce
-        on spine.debtor_id = email_bounce.debtor_id and spine.as_of_ts > email_bounce.occurred_at
-    asof left join sms_bounces as sms_bounce
-        on spine.debtor_id = sms_bounce.debtor_id and spine.as_of_ts > sms_bounce.occurred_at
-),
-
-episode_contacts as (
-    select balances.as_of, balances.debtor_id, count(*) as reminders_current_episode
-    from balances
-    inner join events
-        on balances.debtor_id = events.debtor_id
-        and events.event_type = 'sent'
-        and events.occurred_date >= balances.oldest_overdue_due_date
-        and events.occurred_date < balances.as_of
-    group by 1, 2
-),
-
-episode_history as (
-    select
-        dates.as_of,
-        episodes.debtor_id,
-        count(*) filter (where episodes.episode_end is not null) as n_past_overdue_episodes,
-        count(*) filter (where episodes.episode_start >= dates.as_of - 365)
-            as n_overdue_episodes_12m
-    from dates
-    inner join {{ episodes_relation }} as episodes
-        on dates.as_of = episodes.as_of
-    group by 1, 2
-),
-
-plan_at as (
-    select spine.as_of, plans.debtor_id, plans.status
-    from spine
-    inner join {{ ref('stg_billing__payment_plan_versions') }} as plans
-        on spine.debtor_id = plans.debtor_id
-        and plans.updated_at < spine.as_of_ts
-    qualify row_number() over (
-        partition by spine.as_of, plans.plan_id order by plans.updated_at desc
-    ) = 1
-),
-
-plans as (
-    select
-        as_of,
-        debtor_id,
-        bool_or(status = 'active') as active_plan,
-        count(*) filter (where status = 'broken') as n_broken_plans,
-        count(*) filter (where status = 'completed') as n_completed_plans
-    from plan_at
-    group by 1, 2
-),
+{{ feature_plans() }},
 
 features as (
     select

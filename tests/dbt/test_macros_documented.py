@@ -12,7 +12,7 @@ MACROS = Path(__file__).parents[2] / "dbt_project" / "macros"
 
 def test_every_macro_is_described_with_its_arguments():
     defined = {}
-    for path in MACROS.glob("*.sql"):
+    for path in MACROS.rglob("*.sql"):
         for m in re.finditer(r"\{%-?\s*macro\s+(\w+)\((.*?)\)\s*-?%\}", path.read_text(), re.S):
             args = [a.split("=")[0].strip() for a in m.group(2).split(",") if a.strip()]
             defined[m.group(1)] = args
