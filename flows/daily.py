@@ -19,7 +19,7 @@ from debtflow.flows.build import publish, transform, validation
 from debtflow.flows.core import notify
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.runtime import timed
-from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.core.warehouse import row_counts, session
 from debtflow.flows.dunning import dunning
 from debtflow.flows.ingest import ingest
@@ -29,7 +29,8 @@ from debtflow.models import late_payment, predict, registry
 
 
 def _landing_hiccup(task, task_run, state) -> bool:
-    """Retry ingest only for a remote landing zone and an error that is not the data's fault."""
+    """Retry ingest only for a remote landing zone and an error that is not the data's fault.
+    (Prefect hands a retry condition no task arguments: the settings come from the environment.)"""
     if not get_settings().landing.startswith("s3://"):
         return False
     try:
@@ -49,9 +50,9 @@ def _landing_hiccup(task, task_run, state) -> bool:
     retry_jitter_factor=0.5,
     retry_condition_fn=_landing_hiccup,
 )
-def ingest_stage(as_of: date) -> dict:
+def ingest_stage(settings: Settings, as_of: date) -> dict:
     """Load new landing batches up to as_of; name the batches to validate."""
-    results = ingest.ingest(get_settings(), as_of)
+    results = ingest.ingest(settings, as_of)
     new = [r.batch_id for r in results if r.status == "loaded"]
     to_validate = new or [r.batch_id for r in results if r.batch_id.startswith(as_of.isoformat())]
     return {**run_summary.ingest_digest(results), "batch_ids": to_validate}
@@ -68,16 +69,15 @@ def _publish_validation(results: list, key: str, title: str) -> dict:
 
 
 @task(name="validate-raw", timeout_seconds=1800)
-def validate_raw_stage(batch_ids: list[str]) -> dict:
-    with session() as con:
-        results = validation.validate_raw_all(con, batch_ids)
+def validate_raw_stage(settings: Settings, batch_ids: list[str]) -> dict:
+    with session(settings) as con:
+        results = validation.validate_raw_all(con, batch_ids, settings)
     return _publish_validation(results, "validation-raw", "Raw batches")
 
 
 @task(name="transform", timeout_seconds=7200)
-def transform_stage(as_of: date, force: bool = False) -> dict:
+def transform_stage(settings: Settings, as_of: date, force: bool = False) -> dict:
     """dbt build, skipped when the marts were already built for as_of from the same raw data."""
-    settings = get_settings()
     with session(settings) as con:
         key = stage_cache.transform_key(con, settings, as_of)
 
@@ -89,19 +89,18 @@ def transform_stage(as_of: date, force: bool = False) -> dict:
 
 
 @task(name="validate-marts", timeout_seconds=1800)
-def validate_marts_stage(as_of: date) -> dict:
-    with session() as con:
-        results = validation.validate_marts(con, as_of)
+def validate_marts_stage(settings: Settings, as_of: date) -> dict:
+    with session(settings) as con:
+        results = validation.validate_marts(con, as_of, settings)
     return _publish_validation(results, "validation-marts", f"Marts as of {as_of}")
 
 
 @task(name="score", timeout_seconds=3600)
-def score_stage(as_of: date, transform_key: str, force: bool = False) -> dict:
+def score_stage(settings: Settings, as_of: date, transform_key: str, force: bool = False) -> dict:
     """Collectability for every overdue debtor; late-payment risk for open, not-yet-due invoices
     when a late-payment champion exists (it is optional: trained by `debtflow train --model`).
     Skipped when the same champions already scored the same marts for as_of, and when there is
     no collectability champion yet (the result says when there will be history to train one)."""
-    settings = get_settings()
     champions = {
         m: registry.champion_version(settings, m) for m in (registry.NAME, late_payment.NAME)
     }
@@ -122,18 +121,17 @@ def score_stage(as_of: date, transform_key: str, force: bool = False) -> dict:
 
 
 @task(name="dunning", timeout_seconds=3600)
-def dunning_stage(as_of: date) -> dict:
-    return dunning.plan_and_send(get_settings(), as_of)
+def dunning_stage(settings: Settings, as_of: date) -> dict:
+    return dunning.plan_and_send(settings, as_of)
 
 
 @task(name="publish", timeout_seconds=1800)
-def publish_stage(as_of: date) -> dict:
+def publish_stage(settings: Settings, as_of: date) -> dict:
     """Marts as Parquet for analysts, so a running flow never locks them out."""
-    return publish.publish(get_settings(), as_of)
+    return publish.publish(settings, as_of)
 
 
-def _links(stages: dict) -> dict[str, str | None]:
-    settings = get_settings()
+def _links(settings: Settings, stages: dict) -> dict[str, str | None]:
     version = stages["score"]["model_version"]
     return {
         "Data docs (validation)": stages["validate_marts"]["docs_index"],
@@ -154,7 +152,7 @@ def daily(as_of: date | None = None, force: bool = False) -> dict:
     with session(settings) as con:
         run_log.mark(con, as_of, "running")
     try:
-        result = _run_stages(as_of, force)
+        result = _run_stages(settings, as_of, force)
     except BaseException as exc:
         with session(settings) as con:
             run_log.mark(con, as_of, "failed", run_log.reason(exc))
@@ -164,29 +162,29 @@ def daily(as_of: date | None = None, force: bool = False) -> dict:
     return result
 
 
-def _run_stages(as_of: date, force: bool) -> dict:
+def _run_stages(settings: Settings, as_of: date, force: bool) -> dict:
     timings: dict[str, float] = {}
     stages: dict[str, dict] = {}
     with timed("ingest", timings):
-        stages["ingest"] = ingest_stage(as_of)
+        stages["ingest"] = ingest_stage(settings, as_of)
     with timed("validate_raw", timings):
-        stages["validate_raw"] = validate_raw_stage(stages["ingest"]["batch_ids"])
+        stages["validate_raw"] = validate_raw_stage(settings, stages["ingest"]["batch_ids"])
     with timed("transform", timings):
-        stages["transform"] = transform_stage(as_of, force)
+        stages["transform"] = transform_stage(settings, as_of, force)
     with timed("validate_marts", timings):
-        stages["validate_marts"] = validate_marts_stage(as_of)
+        stages["validate_marts"] = validate_marts_stage(settings, as_of)
     with timed("score", timings):
-        stages["score"] = score_stage(as_of, stages["transform"]["input_key"], force)
+        stages["score"] = score_stage(settings, as_of, stages["transform"]["input_key"], force)
     with timed("dunning", timings):
-        stages["dunning"] = dunning_stage(as_of)
+        stages["dunning"] = dunning_stage(settings, as_of)
     with timed("publish", timings):
-        stages["publish"] = publish_stage(as_of)
-    with session() as con:
+        stages["publish"] = publish_stage(settings, as_of)
+    with session(settings) as con:
         counts = row_counts(con)
     summary = {
         "stages": stages,
         "cached": [name for name, s in stages.items() if s.get("cached")],
-        "links": _links(stages),
+        "links": _links(settings, stages),
     }
     create_markdown_artifact(
         key="daily-run",

@@ -11,16 +11,17 @@ from datetime import date
 
 from prefect import flow, task
 
-from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.dunning import dunning
 
 
 @task(name="dunning-send", timeout_seconds=1800)
-def send_stage(as_of: date) -> dict:
-    return dunning.plan_and_send(get_settings(), as_of)
+def send_stage(settings: Settings, as_of: date) -> dict:
+    return dunning.plan_and_send(settings, as_of)
 
 
 @flow(name="dunning-send", log_prints=True)
 def dunning_send(as_of: date | None = None) -> dict:
     """Plan and send the day's dunning messages for `as_of` (default: today)."""
-    return send_stage(as_of or get_settings().today())
+    settings = get_settings()
+    return send_stage(settings, as_of or settings.today())

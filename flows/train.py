@@ -7,16 +7,17 @@ from datetime import date
 
 from prefect import flow, task
 
-from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.models import train as training
 
 
 @task(name="train-collectability", timeout_seconds=3600)
-def train_stage(as_of: date) -> dict:
-    return training.train(get_settings(), as_of)
+def train_stage(settings: Settings, as_of: date) -> dict:
+    return training.train(settings, as_of)
 
 
 @flow(name="train", log_prints=True)
 def train(as_of: date | None = None) -> dict:
     """Train the collectability model on the snapshots before `as_of` (default: today)."""
-    return train_stage(as_of or get_settings().today())
+    settings = get_settings()
+    return train_stage(settings, as_of or settings.today())

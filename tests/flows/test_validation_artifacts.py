@@ -11,6 +11,7 @@ from prefect.logging import disable_run_logger
 
 from debtflow.flows import daily
 from debtflow.flows.build import validation
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.core.warehouse import connect, ensure_schema
 
 BATCH = "2026-11-20T0600"
@@ -34,7 +35,7 @@ def published(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict
 
 
 def test_raw_summary_is_published_with_warnings_and_the_docs_link(published, home):
-    digest = daily.validate_raw_stage.fn([BATCH])
+    digest = daily.validate_raw_stage.fn(get_settings(), [BATCH])
     (artifact,) = published
     assert artifact["key"] == "validation-raw"
     summary = artifact["markdown"]
@@ -51,7 +52,7 @@ def test_a_failed_gate_is_published_before_it_stops_the_run(published):
     with connect() as con:
         con.execute("update raw.customers set debtor_type = 'robot'")
     with pytest.raises(validation.ValidationFailed, match="debtor_type"):
-        daily.validate_raw_stage.fn([BATCH])
+        daily.validate_raw_stage.fn(get_settings(), [BATCH])
     (artifact,) = published
     assert "### Raw batches: FAILED" in artifact["markdown"]
 
@@ -64,7 +65,7 @@ def test_mart_summary_is_published(published):
             " 0 max_days_past_due"
         )
     with pytest.raises(validation.ValidationFailed, match="fct_invoices is missing"):
-        daily.validate_marts_stage.fn(AS_OF)
+        daily.validate_marts_stage.fn(get_settings(), AS_OF)
     (artifact,) = published
     assert artifact["key"] == "validation-marts"
     md = artifact["markdown"]
@@ -83,7 +84,7 @@ def test_the_artifact_is_stored_by_prefect(home: Path):
 
     @flow
     def gate() -> dict:
-        return daily.validate_raw_stage([BATCH])
+        return daily.validate_raw_stage(get_settings(), [BATCH])
 
     with prefect_test_harness(server_startup_timeout=90):
         digest = gate()
