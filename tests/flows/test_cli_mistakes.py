@@ -224,3 +224,9 @@ def test_validate_runs_the_days_raw_suites_and_fails_on_marts_not_built(loaded, 
     assert code == 1
     assert "| raw_invoices | 1 |" in out  # the day's batch: one invoice loaded, one quarantined
     assert "marts.debtor_features is missing" in err
+
+
+def test_ingest_reads_the_landing_folder_it_is_given(home, tmp_path, capsys):
+    landing = landing_with(tmp_path, "2026-03-02T0600")
+    code, out, _ = run(capsys, "ingest", "--landing", str(landing), "--as-of", "2026-03-02")
+    assert code == 0 and "2026-03-02T0600: loaded (3 rows loaded, 1 quarantined)" in out
