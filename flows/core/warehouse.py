@@ -36,6 +36,8 @@ INVOICE_LATE_SCORES = f"{ML}.invoice_late_scores"
 LEDGER = f"{DUNNING}.ledger"
 RUN_LOG = f"{OPS}.run_log"
 STAGE_LOG = f"{OPS}.stage_log"
+# dbt's, read by Python: who must be neither dunned nor sold (marts/debtor_suppressions.sql)
+SUPPRESSIONS = "marts.debtor_suppressions"
 
 OWN_TABLES = {
     LOAD_LOG: """

@@ -25,12 +25,13 @@ import yaml
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.core.warehouse import DEBTOR_SCORES, LEDGER, session
+from debtflow.flows.core.warehouse import DEBTOR_SCORES, LEDGER, SUPPRESSIONS, session
 
 DEFAULT_LADDER = Path(__file__).with_name("dunning_ladder.yml")
 FEATURES = "marts.debtor_features"
 CHANNEL_RULES = ("preferred", "letter", "phone", "agency")
-# Reasons a debtor with an overdue balance is not dunned, in the order they are checked.
+# Reasons a debtor with an overdue balance is not dunned, in the order they are checked: the
+# standing ones from marts.debtor_suppressions, then the ladder's amount rules.
 SUPPRESSION_REASONS = (
     "deceased",
     "bankrupt",
@@ -131,16 +132,17 @@ def _min_amount_sql(ladder: Ladder) -> str:
 
 
 def _candidates_sql(ladder: Ladder) -> str:
-    flags = ("has_email", "has_mobile", "email_bounced", "sms_bounced", "active_plan")
-    flags += ("debt_restructuring", "bankrupt", "deceased")
+    flags = ("has_email", "has_mobile", "email_bounced", "sms_bounced")
     flag_cols = ", ".join(f"coalesce(f.{c}, false) as {c}" for c in flags)
     return f"""
         with features as (
             select f.debtor_id, f.oldest_overdue_invoice_id as invoice_id, f.currency,
                    f.overdue_balance, coalesce(f.disputed_open_amount, 0) as disputed_amount,
-                   coalesce(f.max_days_past_due, 0) as dpd, {flag_cols}, s.grade
+                   coalesce(f.max_days_past_due, 0) as dpd, {flag_cols}, s.grade,
+                   sup.reason as standing_reason
             from {FEATURES} f
             left join {DEBTOR_SCORES} s on s.debtor_id = f.debtor_id and s.as_of = $as_of
+            left join {SUPPRESSIONS} sup on sup.debtor_id = f.debtor_id and sup.as_of = $as_of
             where f.as_of = $as_of and f.overdue_balance > 0
         ),
         stepped as (
@@ -151,10 +153,7 @@ def _candidates_sql(ladder: Ladder) -> str:
         classified as (
             select *,
                 case
-                    when deceased then 'deceased'
-                    when bankrupt then 'bankrupt'
-                    when debt_restructuring then 'debt_restructuring'
-                    when active_plan then 'active_plan'
+                    when standing_reason is not null then standing_reason
                     when disputed_amount > 0 and amount_due < min_amount then 'disputed'
                     when amount_due < min_amount then 'below_min_amount'
                 end as suppressed_reason

@@ -23,12 +23,11 @@ import pandas as pd
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.core.warehouse import DEBTOR_SCORES, table_columns
+from debtflow.flows.core.warehouse import DEBTOR_SCORES, SUPPRESSIONS, table_columns
 
 MIN_DAYS_PAST_DUE = 180  # rule of thumb for "collection has run its course"; config later
 TAPE_FILE, MANIFEST_FILE = "tape.csv", "manifest.json"
 FEATURES, INVOICES, PAYMENTS = "marts.debtor_features", "marts.fct_invoices", "marts.fct_payments"
-EXCLUDING_FLAGS = ("active_plan", "debt_restructuring", "bankrupt", "deceased")
 COLUMNS = (
     "account_ref",
     "debtor_type",
@@ -68,7 +67,6 @@ def _last_payment_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _eligible_sql(con: duckdb.DuckDBPyConnection) -> str:
-    flags = " and ".join(f"not coalesce(f.{c}, false)" for c in EXCLUDING_FLAGS)
     return f"""
         with overdue as (
             select debtor_id, count(*) as n_invoices, min(due_date) as oldest_due_date
@@ -94,7 +92,9 @@ def _eligible_sql(con: duckdb.DuckDBPyConnection) -> str:
             left join {DEBTOR_SCORES} s on s.debtor_id = f.debtor_id and s.as_of = $as_of
             where f.as_of = $as_of and f.overdue_balance > 0
               and f.max_days_past_due >= $min_dpd
-              and coalesce(f.disputed_open_amount, 0) = 0 and {flags}
+              and coalesce(f.disputed_open_amount, 0) = 0
+              and not exists (select 1 from {SUPPRESSIONS} sup
+                              where sup.debtor_id = f.debtor_id and sup.as_of = $as_of)
         )
         select * from final
     """
@@ -144,7 +144,7 @@ def build_tape(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) 
         "face_value_by_currency": {cur: str(Decimal(total)) for cur, _, total in totals},
         "eligibility": {
             "min_days_past_due": MIN_DAYS_PAST_DUE,
-            "excluded": ["disputed_open_amount > 0", *EXCLUDING_FLAGS],
+            "excluded": ["disputed_open_amount > 0", f"a reason in {SUPPRESSIONS}"],
         },
         "account_ref": "first 16 hex digits of HMAC-SHA256(pseudonym key, debtor_id)",
         "columns": list(COLUMNS),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from model_views import create_model_view
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings, get_settings
@@ -56,6 +57,7 @@ def con(settings: Settings) -> duckdb.DuckDBPyConnection:
         " active_plan boolean, debt_restructuring boolean, bankrupt boolean, deceased boolean,"
         " debtor_type varchar, country varchar)"
     )
+    create_model_view(con, "debtor_suppressions")
     yield con
     con.close()
 
