@@ -5,6 +5,8 @@ was built for) and the third day scores. Real dbt, GX, LightGBM and Prefect (tes
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from datetime import date, timedelta
 
@@ -45,9 +47,12 @@ def book(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _daily(as_of: date) -> dict:
-    from debtflow.flows.daily import daily
-
-    return daily(as_of)
+    """`debtflow run daily --as-of D`, as a new user types it; its JSON result."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["run", "daily", "--as-of", as_of.isoformat()])
+    assert code == 0, out.getvalue()[-2000:]
+    return json.loads(out.getvalue())
 
 
 def test_every_customer_of_the_initial_extract_is_a_debtor_on_day_one(book) -> None:
