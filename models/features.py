@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.warehouse import FEATURES, table_columns
 
 SNAPSHOTS = "marts.debtor_feature_snapshots"
-CURRENT = "marts.debtor_features"
+CURRENT = FEATURES
 # Long-memory behaviour (episode durations, direct debit, lifetime responses) at the same dates,
 # from the ML folder of the marts; joined on (debtor_id, as_of) when the warehouse has it.
 HISTORY = "marts.debtor_history_snapshots"
@@ -89,14 +90,7 @@ def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ? and table_catalog = current_database()",
-            [schema, name],
-        ).fetchone()[0]
-    )
+    return bool(table_columns(con, table))
 
 
 def feature_kinds(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:

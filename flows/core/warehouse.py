@@ -36,7 +36,9 @@ INVOICE_LATE_SCORES = f"{ML}.invoice_late_scores"
 LEDGER = f"{DUNNING}.ledger"
 RUN_LOG = f"{OPS}.run_log"
 STAGE_LOG = f"{OPS}.stage_log"
-# dbt's, read by Python: who must be neither dunned nor sold (marts/debtor_suppressions.sql)
+# dbt's marts that Python reads: the day's features per debtor, and who must be neither dunned
+# nor sold (marts/debtor_suppressions.sql)
+FEATURES = "marts.debtor_features"
 SUPPRESSIONS = "marts.debtor_suppressions"
 
 OWN_TABLES = {
@@ -143,13 +145,9 @@ def require(settings: Settings) -> None:
 
 def built_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     """The business date the marts were last built for (None before the first build)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' "
-        "and table_name = 'debtor_features' and table_catalog = current_database()"
-    ).fetchone()[0]
-    if not exists:
+    if not table_columns(con, FEATURES):
         return None
-    return con.execute("select max(as_of) from marts.debtor_features").fetchone()[0]
+    return con.execute(f"select max(as_of) from {FEATURES}").fetchone()[0]
 
 
 def require_built(con: duckdb.DuckDBPyConnection, as_of: date) -> None:

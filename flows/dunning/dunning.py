@@ -25,10 +25,9 @@ import yaml
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.core.warehouse import DEBTOR_SCORES, LEDGER, SUPPRESSIONS, session
+from debtflow.flows.core.warehouse import DEBTOR_SCORES, FEATURES, LEDGER, SUPPRESSIONS, session
 
 DEFAULT_LADDER = Path(__file__).with_name("dunning_ladder.yml")
-FEATURES = "marts.debtor_features"
 CHANNEL_RULES = ("preferred", "letter", "phone", "agency")
 # Reasons a debtor with an overdue balance is not dunned, in the order they are checked: the
 # standing ones from marts.debtor_suppressions, then the ladder's amount rules.

@@ -291,14 +291,14 @@ def ingest(settings: Settings | None = None, as_of: date | None = None) -> list[
     cache = settings.cache_dir / "landing"
     results = []
     found = survey(store, up_to=as_of)
-    for line in found.describe(settings.landing, as_of):
-        log.warning(line)
     if found.strays and not found.batches and not found.later:
         raise DebtflowError(
             f"landing {settings.landing} holds no batch: {', '.join(found.strays)} "
             "(a batch is a folder named YYYY-MM-DDTHHMM holding the contract's files, e.g. "
             "2026-11-21T0600/invoices.csv); nothing was loaded"
         )
+    for line in found.describe(settings.landing, as_of):
+        log.warning(line)
     with session(settings) as con:
         for batch in found.batches:
             result = load_batch(con, store, batch, cache)

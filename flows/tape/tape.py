@@ -23,11 +23,11 @@ import pandas as pd
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.core.warehouse import DEBTOR_SCORES, SUPPRESSIONS, table_columns
+from debtflow.flows.core.warehouse import DEBTOR_SCORES, FEATURES, SUPPRESSIONS, table_columns
 
 MIN_DAYS_PAST_DUE = 180  # rule of thumb for "collection has run its course"; config later
 TAPE_FILE, MANIFEST_FILE = "tape.csv", "manifest.json"
-FEATURES, INVOICES, PAYMENTS = "marts.debtor_features", "marts.fct_invoices", "marts.fct_payments"
+INVOICES, PAYMENTS = "marts.fct_invoices", "marts.fct_payments"
 COLUMNS = (
     "account_ref",
     "debtor_type",
@@ -49,13 +49,9 @@ def account_ref(key: str, debtor_id: str) -> str:
     return hmac.new(key.encode(), debtor_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def _has_columns(con: duckdb.DuckDBPyConnection, table: str, columns: set[str]) -> bool:
-    return columns <= table_columns(con, table)
-
-
 def _last_payment_sql(con: duckdb.DuckDBPyConnection) -> str:
     # Partial payments are visible only in fct_payments; without it, the last fully paid invoice.
-    if _has_columns(con, PAYMENTS, {"debtor_id", "paid_at"}):
+    if {"debtor_id", "paid_at"} <= table_columns(con, PAYMENTS):
         return (
             f"select debtor_id, max(paid_at::date) as last_paid from {PAYMENTS}"
             " where paid_at::date < $as_of group by 1"
