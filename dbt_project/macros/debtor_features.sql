@@ -3,7 +3,7 @@
     DATE column `as_of`): one row per debtor known at the date. Only events dated before the
     date count (issue_date, paid_date, occurred_date, reported_at, customer valid_from, plan
     updated_at), and money comes from `allocations_relation`, `settled_relation` and `episodes_relation`:
-    the allocate_payments / settle_invoices / overdue_episodes macros computed within the cut-off
+    the allocations_as_of / settle_invoices / overdue_episodes macros computed within the cut-off
     of the same dates, so a later batch can never change a date's features.
     debtor_features (the run's as_of, from the intermediate tables) and debtor_feature_snapshots
     (month starts) both call this, so training and scoring share one SQL path. With

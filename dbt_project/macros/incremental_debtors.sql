@@ -8,8 +8,8 @@
     an earlier date is exact too). Due dates count only where rows move when an invoice falls
     due (overdue episodes): a model configured `moves_with_due_dates=false` (allocation and
     settlement read issue and payment dates only) skips the debtors, a third of a day's, whose
-    one change is an invoice falling due. Allocation is per debtor, so every other debtor's
-    rows are unchanged. A model that reads more landing tables per debtor lists them in the config
+    one change is an invoice falling due; the ledger (`independent_of_as_of`) reads no dates.
+    Allocation is per debtor, so every other debtor's rows are unchanged. A model that reads more landing tables per debtor lists them in the config
     `debtor_sources` (default: invoices and payments). The tables hold no as_of column:
     consumers read them through at_as_of().
 
@@ -62,10 +62,11 @@
 {#- (as_of, debtor_id) pairs to recompute: the changed debtors, or every debtor without `previous`.
     A model with `point_in_time_rows` (each row reads only events before its own date, and an
     invoice's row appears on its issue date) needs fewer: the debtors with an invoice issued
-    between the two as_of dates, those with a row loaded since whose version, old or new, is
-    dated before the earlier one (older rows, all issued before it, read nothing later), and
-    those with a payment between the dates naming an invoice while money is allocated to them
-    oldest first: it can re-shuffle paid dates before the earlier date. -#}
+    between the two as_of dates, and those with a row loaded since whose version, old or new, is
+    dated before the earlier one (older rows, all issued before it, read nothing later; the
+    ledger never moves money once applied, so a later payment cannot change them). A model
+    `independent_of_as_of` (the ledger, which books every loaded event) needs only the debtors
+    with rows loaded since. -#}
 {% macro changed_debtors(previous) %}
     {%- set lo = "least(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
     {%- set hi = "greatest(date '" ~ previous.as_of ~ "', " ~ as_of_date() ~ ")" if previous -%}
@@ -88,30 +89,19 @@
         {%- if point_in_time %}
             and cast({{ contract.event_time }} as date) < {{ lo }}
         {%- endif %}
-        union all
+        {{- ' union all' if not loop.last or not config.get('independent_of_as_of', false) }}
         {%- endfor %}
+        {%- if not config.get('independent_of_as_of', false) %}
         select debtor_id from {{ ref('stg_billing__invoices') }}
         where (issue_date >= {{ lo }} and issue_date < {{ hi }})
-        {%- if not point_in_time %}
-        {%- if config.get('moves_with_due_dates', true) %}
+        {%- if not point_in_time and config.get('moves_with_due_dates', true) %}
             or (due_date >= {{ lo }} and due_date < {{ hi }})
         {%- endif %}
+        {%- if not point_in_time %}
         union all
         select debtor_id from {{ ref('stg_billing__payments') }}
         where paid_date >= {{ lo }} and paid_date < {{ hi }}
-        {%- else %}
-        union all
-        {#- a payment naming an invoice takes it before the oldest-first pass does, so money
-            allocated oldest first before lo can move to other invoices and change paid dates
-            before lo; only where such money is allocated now (there is as much or more of it
-            the later the cut-off, and a new invoice's debtor is in the set already) #}
-        select debtor_id from {{ ref('stg_billing__payments') }}
-        where paid_date >= {{ lo }} and paid_date < {{ hi }}
-            and (invoice_id is not null or reference is not null)
-            and debtor_id in (
-                select debtor_id from {{ ref('int_payments_allocated') }}
-                where allocation_method in ('oldest_first', 'credit') and paid_date < {{ lo }}
-            )
+        {%- endif %}
         {%- endif %}
     {%- else %}
         select debtor_id from {{ ref('stg_billing__invoices') }}

@@ -1,6 +1,6 @@
 {#-
     Each invoice and credit note issued before every date in `dates_relation`, with what
-    `allocations_relation` (allocate_payments over the same dates) applied to it by then:
+    `allocations_relation` (allocations_as_of the same dates) applied to it by then:
     paid (payments), credited (credit notes), open, and paid_date - the day the applied shares
     first covered the amount (null while not fully settled; null for credit notes).
 -#}

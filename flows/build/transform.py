@@ -118,7 +118,7 @@ def _row_counts(settings: Settings, results: list) -> dict[str, int]:
 
 
 SNAPSHOTS_NODE = "model.debtflow.debtor_feature_snapshots"
-# (debtor, date) pairs one snapshot query may reallocate: each month start recomputes every
+# (debtor, date) pairs one snapshot query may compute: each month start recomputes every
 # overdue debtor's history, and 12 dates x 1M debtors at once spilled more than 60 GB
 SNAPSHOT_DEBTOR_DATES = 2_000_000
 

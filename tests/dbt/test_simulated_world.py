@@ -217,7 +217,12 @@ def test_incremental_snapshots_equal_a_full_refresh(
 
 
 WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts")
-INTERMEDIATE = ("int_invoices_settled", "int_overdue_episodes_merged", "int_payments_allocated")
+INTERMEDIATE = (
+    "int_invoices_settled",
+    "int_ledger",
+    "int_overdue_episodes_merged",
+    "int_payments_allocated",
+)
 
 
 def _warehouse(settings: Settings) -> dict[str, list[tuple]]:
@@ -281,11 +286,12 @@ def _at_issue_rows(settings: Settings, debtor_id: str) -> list[tuple]:
     )
 
 
-def _reshuffling_payment(settings: Settings, landing: Path, day: date) -> tuple[str, list]:
+def _payment_naming_a_paid_invoice(settings: Settings, landing: Path, day: date) -> tuple:
     """A batch for `day` with a payment dated the day before, naming an invoice that money was
-    allocated to oldest first, of a debtor with an invoice issued after that invoice was paid:
-    the payment takes the invoice, and the money moves on.
-    Returns the debtor_id and its invoice-at-issue rows before the batch."""
+    allocated to oldest first, of a debtor with an invoice issued after that invoice was paid.
+    Before the ledger, the payment took the invoice back and the money moved on, changing older
+    paid dates; now the invoice is paid already, so the payment pays what is open or stays credit.
+    Returns the debtor_id, the invoice_id and the debtor's invoice-at-issue rows before the batch."""
     invoice_id, debtor_id, amount, currency = query(
         settings,
         "select invoice_id, debtor_id, amount, currency "
@@ -300,7 +306,7 @@ def _reshuffling_payment(settings: Settings, landing: Path, day: date) -> tuple[
     _payment_batch(
         landing, day, "PAYNAMED", debtor_id, invoice_id, day - timedelta(days=1), amount, currency
     )
-    return debtor_id, _at_issue_rows(settings, debtor_id)
+    return debtor_id, invoice_id, _at_issue_rows(settings, debtor_id)
 
 
 # kept as first built: table -> its date column
@@ -319,16 +325,20 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
 
     The second day also brings a payment dated weeks back. The month-start snapshots and the
     book lateness per day are kept as first built: the later batch changes none of them up to
-    T, while a full refresh recomputes the snapshots (the book lateness is kept by design)."""
+    T, while a full refresh recomputes the snapshots (the book lateness is kept by design).
+    The first day brings a payment naming an invoice paid long ago: money once applied never
+    moves, so nothing dated before it changes."""
     home = tmp_path_factory.mktemp("daily")
     query(loaded_to_t, "checkpoint")
     shutil.copy(loaded_to_t.warehouse_path, home / "warehouse.duckdb")
     shutil.copytree(world / "landing", home / "landing")
     settings = Settings(home=home, landing_url=str(home / "landing"), training_months=4)
-    recomputed, falling_due, at_issue, fixed = [], [], [], []
+    recomputed, falling_due, at_issue, booked, n_allocated, fixed = [], [], [], [], [], []
     for day in (T + timedelta(days=1), T + timedelta(days=2), T + timedelta(days=2)):
         if not recomputed:
-            reshuffled, rows_before = _reshuffling_payment(settings, home / "landing", day)
+            named_debtor, named_invoice, rows_before = _payment_naming_a_paid_invoice(
+                settings, home / "landing", day
+            )
         if len(recomputed) == 1:
             backdated = _backdated_payment(settings, home / "landing", day)
         merged = query(settings, "select max(loaded_at) from staging.stg_billing__payments")
@@ -351,7 +361,9 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
         # whose only change is an invoice falling due
         assert n["int_payments_allocated"] == n["int_invoices_settled"]
         recomputed.append(n["int_overdue_episodes_merged"])
+        booked.append(n["int_ledger"])
         falling_due.append(recomputed[-1] - n["int_payments_allocated"])
+        n_allocated.append(n["int_payments_allocated"])
         at_issue += query(
             settings,
             "select debtors_recomputed from intermediate.build_state "
@@ -370,8 +382,16 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
     assert falling_due[0] > 0 and falling_due[1] > 0
     # point-in-time rows: a debtor who only paid or fell due keeps its invoice features
     assert 0 < at_issue[0] < recomputed[0]
-    # the named invoice's earlier oldest-first money moved: rows issued before T changed
-    assert _at_issue_rows(settings, reshuffled) != rows_before
+    # the ledger re-books only the debtors with rows loaded, not those whose dates the day passed
+    assert 0 < booked[0] <= n_allocated[0] and booked[2] == 0
+    # money once applied never moves: the invoice keeps its money, older rows stay as they were
+    assert _at_issue_rows(settings, named_debtor) == rows_before
+    named = query(
+        settings,
+        "select count(*) from intermediate.int_ledger "
+        f"where payment_id = 'PAYNAMED' and invoice_id = '{named_invoice}'",
+    )
+    assert named == [(0,)]
     paid_on_time = query(
         settings,
         "select paid_date < due_date from intermediate.int_invoices_settled "

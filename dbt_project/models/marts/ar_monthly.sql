@@ -1,7 +1,8 @@
 -- Receivables per currency and calendar month before as_of: opening and closing balance,
 -- invoiced, credited and collected, DSO by the count-back method and the collection
--- effectiveness index. Balances at a month boundary X are restated from the run's allocation:
--- invoices issued before X less the payment and credit-note shares applied before X.
+-- effectiveness index. Balances at a month boundary X come from the run's allocation: invoices
+-- issued before X less the payment and credit-note shares applied before X (the ledger never
+-- moves them, so this is the allocation as of X).
 -- Documents and shares are first summed per currency and day (a few thousand groups at 1M
 -- debtors), so the month arithmetic below runs on those sums, not on every row.
 with documents as (

@@ -2,13 +2,12 @@
 -- issue date (only events dated before it): punctuality on earlier invoices, overdue state, past
 -- episodes, direct debit, bureau and customer data, and the book-wide lateness before it
 -- (int_book_lateness, fixed once computed). A row never changes unless a batch restates
--- something dated before its issue date, or a payment naming an invoice moves money allocated
--- oldest first before it (allocate_payments.sql). So it is incremental per debtor with
--- point_in_time_rows (incremental_debtors.sql): a day recomputes the debtors with a new
--- invoice, a back-dated row or such a payment, not everyone who paid or fell due.
+-- something dated before its issue date: the ledger never moves money once applied
+-- (flows/build/ledger.py). So it is incremental per debtor with point_in_time_rows
+-- (incremental_debtors.sql): a day recomputes the debtors with a new invoice or a back-dated
+-- row, not everyone who paid or fell due.
 -- marts.invoice_late_snapshots adds the window, paid_date and the labels.
--- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }}
--- {{ ref('int_payments_allocated') }} (read by the hooks)
+-- depends_on: {{ ref('stg_billing__invoices') }} (read by the hooks)
 {{ config(
     debtor_sources=['invoices', 'payments', 'customers', 'credit_reports'],
     point_in_time_rows=true,

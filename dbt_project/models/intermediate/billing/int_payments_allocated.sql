@@ -1,7 +1,8 @@
--- Payments and credit notes allocated to invoices within the cut-off of the run's as_of
--- (macro allocate_payments: invoice id, else reference, else oldest open invoice first;
--- the rest is the debtor's credit balance). Incremental per debtor (incremental_debtors.sql):
--- a daily build reallocates only the debtors whose payments or documents changed.
+-- Payments and credit notes allocated to invoices as of the run's as_of: the ledger read as of
+-- that date (macro allocations_as_of over int_ledger; the rest is the debtor's credit balance).
+-- Incremental per debtor (incremental_debtors.sql): a daily build re-reads only the debtors
+-- whose payments or documents changed or whose issue or payment dates the day passed.
+-- depends_on: {{ ref('stg_billing__invoices') }} {{ ref('stg_billing__payments') }} (read by the hooks)
 {{ config(moves_with_due_dates=false) }}
 {%- set previous = previous_build() %}
 
@@ -17,7 +18,7 @@ changed as (
 {%- endif %}
 
 allocations as (
-    {{ allocate_payments('as_of_dates', 'changed' if previous) }}
+    {{ allocations_as_of('as_of_dates', 'changed' if previous) }}
 ),
 
 final as (

@@ -32,7 +32,7 @@ select * from (
 {%- endif %}
 
 with snapshot_dates as (
-    -- at most `snapshot_dates_per_build` dates per build, oldest first: each date reallocates
+    -- at most `snapshot_dates_per_build` dates per build, oldest first: each date settles
     -- every candidate's history, and all twelve at once spill tens of GB at 1M debtors;
     -- flows/build/transform.py builds this model again while dates are pending; the pre-hook
     -- chose them (macro choose_snapshot_dates)
@@ -41,8 +41,8 @@ with snapshot_dates as (
 
 candidates as (
     -- debtors that can be overdue at the date: an invoice due before it that the run's own
-    -- allocation had not settled by then (a superset: allocating within the date's cut-off
-    -- only ever settles more of the overdue invoices)
+    -- allocation had not settled by then (a superset: the ledger as of the date has settled
+    -- the same invoices or fewer)
     select distinct snapshot_dates.as_of, invoices.debtor_id
     from snapshot_dates
     inner join {{ ref('int_invoices_settled') }} as invoices
@@ -53,7 +53,7 @@ candidates as (
 ),
 
 snapshot_allocations as materialized (
-    {{ allocate_payments('snapshot_dates', 'candidates') }}
+    {{ allocations_as_of('snapshot_dates', 'candidates') }}
 ),
 
 snapshot_settled as materialized (
@@ -85,7 +85,7 @@ label_scope as (
 ),
 
 label_allocations as materialized (
-    {{ allocate_payments('label_scope', 'label_scope') }}
+    {{ allocations_as_of('label_scope', 'label_scope') }}
 ),
 
 label_settled as (
