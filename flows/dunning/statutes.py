@@ -105,7 +105,10 @@ class Deadline(_Model):
     letter: Start
     electronic: Start
     extend_past_holidays: bool = False
-    source: Source | None = None
+
+
+class StatutoryDeadline(Deadline):
+    source: Source
 
 
 class Window(_Model):
@@ -133,7 +136,7 @@ class Country(_Model):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     timezone: TimeZone
     extra_holidays: list[Annotated[str, BeforeValidator(_holiday)]] = []
-    deadline: Deadline
+    deadline: StatutoryDeadline
     contact_hours: ContactHours | None = None
 
 
@@ -228,19 +231,19 @@ class Default(_Model):
     deadline: Deadline
 
 
+def _every_channel(windows: list[Window]) -> list[Window]:
+    bare = [c for c in CHANNELS if not any(w.covers(c) for w in windows)]
+    if bare:
+        raise ValueError(f"no window for {', '.join(bare)}; fix: add a window for them")
+    return windows
+
+
 class Statutes(_Model):
     default: Default
-    sending_hours: list[Window]
+    sending_hours: Annotated[list[Window], AfterValidator(_every_channel)]
     NL: NL
     BE: BE
     NO: NO
-
-    @model_validator(mode="after")
-    def _every_channel_has_hours(self) -> Statutes:
-        bare = [c for c in CHANNELS if not any(w.covers(c) for w in self.sending_hours)]
-        if bare:
-            raise ValueError(f"no sending hours for {', '.join(bare)}; fix: add a window for them")
-        return self
 
     def country(self, code: str) -> Country | None:
         """The rules of a country with statutory rules here, else None (the defaults apply)."""
@@ -283,6 +286,9 @@ _FIXES = {
     "date_parsing": "write a date as YYYY-MM-DD",
     "date_type": "write a date as YYYY-MM-DD",
     "literal_error": "use one of the values named",
+    "greater_than_equal": "raise it to the least value named",
+    "greater_than": "raise it above the value named",
+    "less_than_equal": "lower it to the most value named",
     "string_pattern_mismatch": "use a three-letter ISO 4217 code such as EUR",
 }
 

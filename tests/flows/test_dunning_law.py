@@ -374,6 +374,14 @@ def test_an_unknown_step_kind_is_refused():
         pytest.param(
             "'NO':  #", "NO:  #", "NO", "write 'NO'", id="unquoted-NO",
         ),
+        pytest.param(
+            "[email, sms, app, letter]", "[email, sms, letter]",
+            "sending_hours", "add a window", id="channel-without-hours",
+        ),
+        pytest.param(
+            "extra_holidays: ['05-05',", "extra_holidays: ['5 May',",
+            "NL.extra_holidays[0]", "MM-DD", id="bad-holiday",
+        ),
     ],
 )  # fmt: skip
 def test_invalid_statutes_name_the_file_the_key_and_the_fix(tmp_path, old, new, key, fix):
