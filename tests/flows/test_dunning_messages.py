@@ -22,6 +22,7 @@ from debtflow.flows.dunning.messages import (
     how_to_pay,
     language,
 )
+from debtflow.flows.dunning.sms import GSM7, GSM7_EXTENSION, render_sms, sms_parts
 from debtflow.flows.dunning.wording import TEMPLATES, long_date, money
 
 NBSP = "\u00a0"
@@ -269,3 +270,63 @@ def test_an_agency_notice_names_the_agency_and_its_contact():
     assert "Incasso Noord B.V." in email.subject
     assert "B.V.." not in email.text
     assert AGENCY.phone in email.text and CREDITOR.phone not in email.text
+
+
+# --- SMS ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        pytest.param("a" * 160, 1, id="gsm-160-single"),
+        pytest.param("a" * 161, 2, id="gsm-161"),
+        pytest.param("a" * 306, 2, id="gsm-306"),
+        pytest.param("a" * 307, 3, id="gsm-307"),
+        pytest.param("€" * 80, 1, id="euro-takes-two"),
+        pytest.param("€" * 81, 2, id="euro-81"),
+        # the escape pair of € does not fit in the 153rd septet, so it opens part 2
+        pytest.param("a" * 152 + "€" + "a" * 152, 3, id="escape-pair-not-split"),
+        pytest.param("ç" * 70, 1, id="ucs2-70-single"),
+        pytest.param("ç" * 71, 2, id="ucs2-71"),
+        pytest.param("ç" * 134, 2, id="ucs2-134"),
+        pytest.param("ç" * 135, 3, id="ucs2-135"),
+        pytest.param("a" * 66 + "😀" + "a" * 66, 3, id="surrogate-pair-not-split"),
+    ],
+)
+def test_sms_parts_follow_gsm7_and_ucs2_limits(text, parts):
+    assert sms_parts(text) == parts
+
+
+@pytest.mark.parametrize("lang", ["nl", "fr", "en", "nb"])
+def test_the_sms_is_gsm7_and_states_amount_deadline_and_how_to_pay(lang):
+    msg = message(language=lang)
+    text = render_sms(msg)
+    assert all(c in GSM7 or c in GSM7_EXTENSION for c in text), lang
+    assert sms_parts(text) <= 3
+    assert money(msg.total_due, "EUR", lang).replace(NBSP, " ") in text
+    assert "NL91ABNA0417164300" in text and "1234 5678 9012 3456" in text
+    assert "2026-0101" in text
+
+
+def test_a_long_sms_drops_the_invoice_list_first():
+    many = tuple(
+        Invoice(f"2026-{n:04d}", date(2026, 9, 1), date(2026, 10, 1), Decimal("10.00"))
+        for n in range(30)
+    )
+    text = render_sms(message(invoices=many, disputed=()), max_parts=2)
+    assert sms_parts(text) <= 2
+    assert "2026-0000" not in text
+    assert "1234 5678 9012 3456" in text and "04-12-2026" in text
+
+
+def test_an_sms_with_a_non_gsm_character_fits_the_ucs2_limits():
+    creditor = dataclasses.replace(CREDITOR, name="Crédit Façade")  # ç is not GSM-7
+    text = render_sms(message(creditor=creditor, language="fr"), max_parts=3)
+    assert "ç" in text and 2 <= sms_parts(text) <= 3
+    assert len(text) <= 3 * 67
+
+
+def test_an_sms_that_cannot_fit_is_refused_rather_than_cut():
+    creditor = dataclasses.replace(CREDITOR, name="Crédit Façade")
+    with pytest.raises(ValueError, match="more than 1"):
+        render_sms(message(creditor=creditor), max_parts=1)
