@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import zlib
 from datetime import date
 from decimal import Decimal
 from importlib.resources import files
@@ -11,6 +12,7 @@ from importlib.resources import files
 import pytest
 import yaml
 
+from debtflow.flows.dunning.letter import render_letter_pdf
 from debtflow.flows.dunning.mail import message_id, render_email, to_mime
 from debtflow.flows.dunning.messages import (
     BankTransfer,
@@ -330,3 +332,66 @@ def test_an_sms_that_cannot_fit_is_refused_rather_than_cut():
     creditor = dataclasses.replace(CREDITOR, name="Crédit Façade")
     with pytest.raises(ValueError, match="more than 1"):
         render_sms(message(creditor=creditor), max_parts=1)
+
+
+# --- letter ---------------------------------------------------------------------------------------
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The page content streams of a PDF with core fonts, as text (Windows-1252); the page
+    total that fpdf2 fills in at the end is its own Tj operator, joined back here."""
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL)
+    text = "\n".join(zlib.decompress(s).decode("cp1252") for s in streams)
+    return text.replace(") Tj (", "")
+
+
+def pdf_pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type /Page\b(?!s)", pdf))
+
+
+@pytest.mark.parametrize(("lang", "currency", "total", "costs", "deadline", "ref_label"), LANGUAGES)
+def test_the_letter_states_amount_costs_deadline_and_how_to_pay(
+    lang, currency, total, costs, deadline, ref_label
+):
+    pdf = render_letter_pdf(message(language=lang, currency=currency))
+    assert pdf.startswith(b"%PDF")
+    text = pdf_text(pdf)
+    assert total in text and costs in text and deadline in text
+    assert all(f"({i.number})" in text for i in INVOICES)
+    assert "NL91 ABNA 0417 1643 00" in text and "1234 5678 9012 3456" in text
+    assert pdf_pages(pdf) == 1
+
+
+def test_the_letter_renders_to_the_same_bytes_twice():
+    assert render_letter_pdf(message()) == render_letter_pdf(message())
+
+
+def test_a_ten_invoice_letter_runs_on_to_a_numbered_second_page():
+    ten = tuple(
+        Invoice(f"2026-{n:04d}", date(2026, 9, 1), date(2026, 10, 1), Decimal("10.00"))
+        for n in range(10)
+    )
+    pdf = render_letter_pdf(message(invoices=ten))
+    text = pdf_text(pdf)
+    assert pdf_pages(pdf) == 2
+    assert "Pagina 1 van 2" in text and "Pagina 2 van 2" in text
+    assert all(text.count(f"({i.number})") == 1 for i in ten)
+
+
+def test_a_long_invoice_table_repeats_its_heading_on_each_page():
+    forty = tuple(
+        Invoice(f"2026-{n:04d}", date(2026, 9, 1), date(2026, 10, 1), Decimal("10.00"))
+        for n in range(40)
+    )
+    pdf = render_letter_pdf(message(invoices=forty))
+    text = pdf_text(pdf)
+    assert pdf_pages(pdf) == 2
+    assert text.count("(Vervaldatum)") == 2
+    assert all(text.count(f"({i.number})") == 1 for i in forty)
+
+
+def test_a_name_outside_windows_1252_embeds_a_unicode_font():
+    msg = message(debtor_name="Łukasz Wójcik", postal_address=("ul. Długa 1", "00-001 Łódź"))
+    pdf = render_letter_pdf(msg)
+    assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf
+    assert pdf == render_letter_pdf(msg)
