@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from debtflow.flows.core.errors import DebtflowError
@@ -36,6 +36,7 @@ COMMANDS: dict[str, Command] = {}
 # Commands that may start a new home (the first ingest creates the warehouse); every other
 # command reads an existing one and refuses a home without a warehouse.
 STARTS_A_HOME = {"simulate", "ingest", "run", "backfill", "demo", "doctor"}
+NEEDS_NO_HOME = {"dunning check-policy"}
 BUILT = "the date the warehouse was last built for"
 MODELS = ("collectability", "late_payment")
 
@@ -292,11 +293,75 @@ def cmd_score(args, settings):
 # --- act ----------------------------------------------------------------------------------------
 
 
-@command("dunning", "Plan the day's dunning actions into the ledger and send them.", as_of())
+def clock(text: str) -> datetime:
+    """--at: YYYY-MM-DDTHH:MM, in each debtor's own time zone unless it carries an offset."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DDTHH:MM, got {text!r}") from None
+
+
+AT = arg(
+    "--at",
+    type=clock,
+    help="the clock sending windows are checked against, YYYY-MM-DDTHH:MM in the debtor's time "
+    "zone (default: now)",
+)
+DRY_RUN = arg("--dry-run", action="store_true", help="say what would happen; change nothing")
+
+
+@command(
+    "dunning",
+    "Plan the day's dunning actions, then send what may go out now.",
+    as_of(),
+    AT,
+    DRY_RUN,
+)
 def cmd_dunning(args, settings):
     from debtflow.flows.dunning import dunning
 
-    _print(dunning.plan_and_send(settings, _today(args, settings)))
+    _print(dunning.plan_and_send(settings, _today(args, settings), args.at, args.dry_run))
+
+
+@command("dunning plan", "Plan the day's dunning actions into the ledger.", as_of(), DRY_RUN)
+def cmd_dunning_plan(args, settings):
+    from debtflow.flows.dunning import dunning
+
+    if args.dry_run:
+        _print(dunning.plan_and_send(settings, _today(args, settings), dry_run=True)["planned"])
+    else:
+        _print(dunning.plan(settings, _today(args, settings)))
+
+
+@command("dunning send", "Send the planned actions that may go out now.", as_of(), AT, DRY_RUN)
+def cmd_dunning_send(args, settings):
+    from debtflow.flows.dunning import dunning
+
+    _print(dunning.send(settings, _today(args, settings), args.at, args.dry_run))
+
+
+@command(
+    "dunning check-policy",
+    "Validate a dunning policy file; say which key is wrong and how to fix it.",
+    arg("file", type=Path),
+)
+def cmd_dunning_check_policy(args, settings):
+    from debtflow.flows.dunning import policy
+
+    checked = policy.load(args.file)
+    ladders = {lad.name: [s.name for s in lad.steps] for lad in checked.ladders}
+    _print({"file": str(args.file), "valid": True, "version": checked.label, "ladders": ladders})
+
+
+@command(
+    "dunning show",
+    "A debtor's dunning history: actions, fees, states and why not.",
+    arg("debtor_id"),
+)
+def cmd_dunning_show(args, settings):
+    from debtflow.flows.dunning import dunning
+
+    _print(dunning.history(settings, args.debtor_id))
 
 
 @command("tape build", "Write the sale tape and its manifest for a date.", as_of())
@@ -325,7 +390,7 @@ def cmd_run_daily(args, settings):
     _print(daily(_today(args, settings), force=args.force))
 
 
-@command("run dunning-send", "Plan and send the day's dunning messages.", as_of())
+@command("run dunning-send", "Send the planned dunning messages that may go out now.", as_of())
 def cmd_run_dunning_send(args, settings):
     from debtflow.flows.dunning_send import dunning_send
 
@@ -390,6 +455,7 @@ GROUPS = {  # the help of a command whose actions are sub-commands
     "quarantine": "Inspect quarantined rows and re-process them after a fix.",
     "models": "The model registry: versions, metrics, the champion.",
     "tape": "Debt-sale data tapes.",
+    "dunning": "Plan the day's dunning actions, then send what may go out now.",
     "run": "Run a deployable flow here, as its deployment runs it (infra/prefect.yaml).",
 }
 
@@ -406,8 +472,16 @@ def parser() -> argparse.ArgumentParser:
         if action:
             if group not in groups:
                 g = top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
-                groups[group] = g.add_subparsers(dest="action", required=True, metavar="ACTION")
+                # a group that is a command of its own too ("dunning") runs it without an action
+                bare = COMMANDS.get(group)
+                groups[group] = g.add_subparsers(dest="action", required=not bare, metavar="ACTION")
+                for flags, options in bare.arguments if bare else ():
+                    g.add_argument(*flags, **options)
+                if bare:
+                    g.set_defaults(handler=bare.handler)
             sp = groups[group].add_parser(action, help=cmd.help, description=cmd.help)
+        elif group in GROUPS:
+            continue  # declared with its actions, above
         else:
             sp = top.add_parser(group, help=cmd.help, description=cmd.help)
         for flags, options in cmd.arguments:
@@ -423,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     settings = get_settings()
     try:
-        if args.command not in STARTS_A_HOME:
+        name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        if args.command not in STARTS_A_HOME and name not in NEEDS_NO_HOME:
             require(settings)
         if args.command != "doctor":  # it only looks: no Prefect, and no folders made
             configure_prefect(settings)

@@ -137,7 +137,7 @@ def _links(settings: Settings, stages: dict) -> dict[str, str | None]:
         "Data docs (validation)": stages["validate_marts"]["docs_index"],
         "Model evaluation report": version and str(registry.report_path(settings, version)),
         "Published marts": stages["publish"]["target"],
-        "Outbox": stages["dunning"]["sent"]["outbox_dir"],
+        "Outbox": str(settings.outbox_dir),
     }
 
 

@@ -1,8 +1,8 @@
-"""The dunning sends, scheduled in the allowed sending hours.
+"""The dunning sends, scheduled in the sending hours (weekdays 09:00).
 
-The daily run plans and sends too; this flow exists so a deployment can send in office hours
-(or re-send what a failed channel left planned). Both are idempotent per ledger key, so running
-it after the daily run sends nothing twice.
+The daily run plans the day's actions early in the morning, and sends only what may go out then
+(the call list, the agency file); this flow sends the rest once the debtors' sending windows are
+open, and what a failed channel left planned. Every action is sent once, however often it runs.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from debtflow.flows.dunning import dunning
 
 @task(name="dunning-send", timeout_seconds=1800)
 def send_stage(settings: Settings, as_of: date) -> dict:
-    return dunning.plan_and_send(settings, as_of)
+    return dunning.send(settings, as_of)
 
 
 @flow(name="dunning-send", log_prints=True)
 def dunning_send(as_of: date | None = None) -> dict:
-    """Plan and send the day's dunning messages for `as_of` (default: today)."""
+    """Send the planned dunning messages of `as_of` and earlier days (default: today)."""
     settings = get_settings()
     return send_stage(settings, as_of or settings.today())

@@ -327,7 +327,7 @@ def score(
 
     reasons: "auto" (every row of a small book, else the rows the day's run acts on), "all",
     "acted_on" or "none"; acted_on: (connection, frame) -> a boolean per row, the rows the day's
-    dunning acts on (flows/dunning/dunning.py; without it, none). distributed: (model, frame,
+    dunning acts on (flows/dunning/plan.py; without it, none). distributed: (model, frame,
     rows to explain) -> (X, p, reason codes,
     what ran where), to compute the rows elsewhere (flows/score/on_dask.py); this function
     still chooses the rows to explain, grades, measures drift and writes.

@@ -192,3 +192,18 @@
         or debtor_id in (select debtor_id from {{ changed_debtors_table() }} where model = '{{ model }}')
     )
 {%- endmacro %}
+
+{#- post-hook: dbt-duckdb 1.11 writes the rows of an incremental Python model (the ledger) through
+    a table main.<model>__dbt_tmp<timestamp> and never drops it (it takes it for a temporary
+    table); drop it, so a daily build leaves no copy of the day's rows behind. -#}
+{% macro drop_python_leftovers() %}
+    {%- if execute and model.language == 'python' -%}
+        {%- set leftovers = run_query(
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            ~ "and table_catalog = current_database() "
+            ~ "and starts_with(table_name, '" ~ this.identifier ~ "__dbt_tmp')"
+        ) -%}
+        {%- for row in leftovers %}drop table if exists main."{{ row[0] }}";{% endfor %}
+    {%- endif %}
+    select 1
+{% endmacro %}

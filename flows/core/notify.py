@@ -56,16 +56,14 @@ def compose(flow: str, as_of: str | None, stage: str, reason: str, run: str = ""
 
 def send_email(settings: Settings, subject: str, body: str) -> None:
     msg = EmailMessage()
-    msg["Subject"], msg["From"] = subject, settings.alert_smtp_from
-    msg["To"] = ", ".join(a.strip() for a in (settings.alert_smtp_to or "").split(","))
+    msg["Subject"], msg["From"] = subject, settings.smtp_from
+    msg["To"] = ", ".join(a.strip() for a in (settings.alert_email_to or "").split(","))
     msg.set_content(body)
-    with smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=15) as smtp:
-        if settings.alert_smtp_starttls:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
+        if settings.smtp_starttls:
             smtp.starttls()
-        if settings.alert_smtp_username and settings.alert_smtp_password:
-            smtp.login(
-                settings.alert_smtp_username, settings.alert_smtp_password.get_secret_value()
-            )
+        if settings.smtp_username and settings.smtp_password:
+            smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
         smtp.send_message(msg)
 
 
@@ -85,7 +83,7 @@ def post_webhook(url: str, alert: dict) -> None:
 def send(settings: Settings, alert: dict) -> list[str]:
     """Deliver on every configured channel; one failing channel does not stop the other."""
     delivered = []
-    if settings.alert_smtp_host and settings.alert_smtp_to:
+    if settings.smtp_host and settings.alert_email_to:
         try:
             send_email(settings, alert["subject"], alert["body"])
             delivered.append("email")

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +24,15 @@ def _half_the_memory() -> str:
     return f"{max(1, total // 2**31)}GiB"
 
 
+def _env(name: str) -> AliasChoices:
+    """DEBTFLOW_<name>, or the DEBTFLOW_ALERT_<name> that earlier versions read."""
+    return AliasChoices(f"DEBTFLOW_{name}", f"DEBTFLOW_ALERT_{name}")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DEBTFLOW_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DEBTFLOW_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     home: Path = Field(
         Path(".debtflow"), description="Warehouse, registry, outbox, tapes, reports."
@@ -42,7 +49,9 @@ class Settings(BaseSettings):
     timezone: str = Field("Europe/Amsterdam", description="Time zone that defines 'today'.")
     dbt_project_dir: Path = Field(SOURCE_ROOT / "dbt_project")
     expectations_dir: Path = Field(SOURCE_ROOT / "expectations")
-    dunning_ladder: Path | None = Field(None, description="YAML dunning ladder; default built in.")
+    dunning_policy: Path | None = Field(
+        None, description="YAML dunning policy (flows/dunning/policy.yml is the default)."
+    )
     pseudonym_key: SecretStr = Field(
         SecretStr("debtflow-demo-key"), description="HMAC key that pseudonymises tape ids."
     )
@@ -62,13 +71,42 @@ class Settings(BaseSettings):
         200, description="Newest validation results linked from the data docs index page."
     )
     training_months: int = Field(12, description="Month-end snapshots used to train.")
-    alert_smtp_host: str | None = Field(None, description="SMTP server for failure alerts.")
-    alert_smtp_port: int = Field(25, description="SMTP port for failure alerts.")
-    alert_smtp_from: str = Field("debtflow@localhost", description="Sender of failure alerts.")
-    alert_smtp_to: str | None = Field(None, description="Comma-separated alert recipients.")
-    alert_smtp_username: str | None = Field(None, description="SMTP login, if one is needed.")
-    alert_smtp_password: SecretStr | None = Field(None, description="SMTP password.")
-    alert_smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with TLS.")
+    # one SMTP configuration, for dunning e-mail and failure alerts (the DEBTFLOW_ALERT_SMTP_*
+    # names of earlier versions still work)
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server (dunning e-mail, alerts).",
+        validation_alias=_env("SMTP_HOST"),
+    )
+    smtp_port: int = Field(25, description="SMTP port.", validation_alias=_env("SMTP_PORT"))
+    smtp_from: str = Field(
+        "debtflow@localhost", description="Sender address.", validation_alias=_env("SMTP_FROM")
+    )
+    smtp_username: str | None = Field(
+        None, description="SMTP login, if one is needed.", validation_alias=_env("SMTP_USERNAME")
+    )
+    smtp_password: SecretStr | None = Field(
+        None, description="SMTP password.", validation_alias=_env("SMTP_PASSWORD")
+    )
+    smtp_starttls: bool = Field(
+        False,
+        description="Upgrade the SMTP connection with TLS.",
+        validation_alias=_env("SMTP_STARTTLS"),
+    )
+    alert_email_to: str | None = Field(
+        None,
+        description="Comma-separated recipients of failure alerts.",
+        validation_alias=AliasChoices("DEBTFLOW_ALERT_EMAIL_TO", "DEBTFLOW_ALERT_SMTP_TO"),
+    )
+    sms_url: str | None = Field(None, description="HTTP JSON SMS gateway for dunning texts.")
+    sms_token: SecretStr | None = Field(None, description="Bearer token of the SMS gateway.")
+    sms_sender: str = Field("debtflow", description="Sender id shown on dunning texts.")
+    send_retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry of a failed send (doubling)."
+    )
+    letters_url: str | None = Field(
+        None, description="Where letters go as PDF: a folder or s3://bucket/prefix."
+    )
     alert_webhook_url: str | None = Field(
         None, description="URL that receives failure alerts as a JSON POST (Slack, Teams, ...)."
     )

@@ -34,12 +34,14 @@ QUARANTINE = f"{RAW}.quarantine"
 DEBTOR_SCORES = f"{ML}.debtor_scores"
 INVOICE_LATE_SCORES = f"{ML}.invoice_late_scores"
 LEDGER = f"{DUNNING}.ledger"
+SUPPRESSED = f"{DUNNING}.suppressed"
 RUN_LOG = f"{OPS}.run_log"
 STAGE_LOG = f"{OPS}.stage_log"
 # dbt's marts that Python reads: the day's features per debtor, and who must be neither dunned
 # nor sold (marts/debtor_suppressions.sql)
 FEATURES = "marts.debtor_features"
 SUPPRESSIONS = "marts.debtor_suppressions"
+DUNNING_CANDIDATES = "marts.dunning_candidates"
 
 OWN_TABLES = {
     LOAD_LOG: """
@@ -60,11 +62,22 @@ OWN_TABLES = {
         invoice_id VARCHAR NOT NULL, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,
         issue_date DATE, due_date DATE, amount DOUBLE, p_late DOUBLE, model_version VARCHAR,
         scored_at TIMESTAMP, PRIMARY KEY (invoice_id, as_of)""",
+    # one row per action (one message): a ladder step for one currency position of a debtor's
+    # overdue episode (flows/dunning/plan.py), and how sending it went (send.py)
     LEDGER: """
         idempotency_key VARCHAR PRIMARY KEY, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,
         invoice_id VARCHAR, step VARCHAR, channel VARCHAR, amount_due DECIMAL(18,2),
         currency VARCHAR, grade INTEGER, state VARCHAR, planned_at TIMESTAMP,
-        sent_at TIMESTAMP, outbox_path VARCHAR""",
+        sent_at TIMESTAMP, outbox_path VARCHAR, episode_start DATE, country VARCHAR,
+        step_kind VARCHAR, ladder VARCHAR, policy_version VARCHAR, why_channel VARCHAR,
+        p_collect DOUBLE, reason_codes VARCHAR, excluded_invoices VARCHAR,
+        fee_kind VARCHAR, fee_amount DECIMAL(18,2), fee_basis VARCHAR, costs_if_unpaid DECIMAL(18,2),
+        costs_basis VARCHAR, deadline DATE, state_reason VARCHAR, sending_at TIMESTAMP,
+        attempts INTEGER, provider_id VARCHAR""",
+    # what the planner decided not to do, and why, per day (replaced when the day is re-planned)
+    SUPPRESSED: """
+        as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL, currency VARCHAR, step VARCHAR,
+        reason VARCHAR NOT NULL, policy_version VARCHAR""",
     RUN_LOG: """
         as_of DATE NOT NULL, flow VARCHAR NOT NULL, status VARCHAR NOT NULL,
         started_at TIMESTAMP, finished_at TIMESTAMP, message VARCHAR,
@@ -186,6 +199,16 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(table))
     for name, ddl in OWN_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({ddl})")
+        _add_new_columns(con, name, ddl)
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str, ddl: str) -> None:
+    """A table created by an earlier version gains the columns added since (nullable ones)."""
+    have = table_columns(con, name)
+    for column in re.split(r",(?![^(]*\))", ddl):  # not the comma of DECIMAL(18,2)
+        words = column.split()
+        if len(words) == 2 and words[0].lower() not in have:
+            con.execute(f"ALTER TABLE {name} ADD COLUMN {words[0]} {words[1]}")
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:

@@ -23,7 +23,7 @@ STEP_KINDS = {
     "phone": "reminder",
     "agency": "agency",
 }
-FEE_KINDS = ("reminder_fee", "collection_costs", "interest", "damages")
+FEE_KINDS = ("reminder_fee", "collection_costs", "collection_fee", "interest", "damages")
 # Debtors who usually pay by card or iDEAL get a link to tap; everyone else transfer details
 # (a direct debit that failed or was reversed will not be collected again by itself).
 LINK_METHODS = ("card", "ideal")
@@ -141,8 +141,6 @@ class Message:
             raise ValueError(f"message {key}: an invoice is both demanded and disputed")
         if self.deadline < self.as_of:
             raise ValueError(f"message {key}: deadline {self.deadline} is before {self.as_of}")
-        if self.kind == "final_notice" and not self.costs_if_unpaid:
-            raise ValueError(f"message {key}: a final notice must state costs_if_unpaid")
         if self.kind == "agency" and self.agency is None:
             raise ValueError(f"message {key}: an agency notice must name the agency")
 

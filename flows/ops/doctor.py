@@ -106,22 +106,22 @@ def check_model(s: Settings) -> Check:
 
 
 def check_smtp(s: Settings) -> Check | None:
-    if not s.alert_smtp_host:
+    if not s.smtp_host:
         return None
-    where = f"{s.alert_smtp_host}:{s.alert_smtp_port}"
+    where = f"{s.smtp_host}:{s.smtp_port}"
     try:
-        with smtplib.SMTP(s.alert_smtp_host, s.alert_smtp_port, timeout=10) as smtp:
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=10) as smtp:
             smtp.noop()
-            if s.alert_smtp_starttls:
+            if s.smtp_starttls:
                 smtp.starttls()
-            if s.alert_smtp_username and s.alert_smtp_password:
-                smtp.login(s.alert_smtp_username, s.alert_smtp_password.get_secret_value())
+            if s.smtp_username and s.smtp_password:
+                smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
     except (OSError, smtplib.SMTPException) as exc:
         return Check("smtp", FAIL, f"{where} not reachable: {exc}",
-                     "check DEBTFLOW_ALERT_SMTP_HOST/PORT and the login")  # fmt: skip
-    if not s.alert_smtp_to:
+                     "check DEBTFLOW_SMTP_HOST/PORT and the login")  # fmt: skip
+    if not s.alert_email_to:
         return Check("smtp", WARN, f"{where} reachable but no recipient",
-                     "set DEBTFLOW_ALERT_SMTP_TO")  # fmt: skip
+                     "set DEBTFLOW_ALERT_EMAIL_TO")  # fmt: skip
     return Check("smtp", OK, f"{where} reachable")
 
 

@@ -78,7 +78,11 @@ def _stage_rows(s: dict, seconds: dict[str, float], cached: set[str]) -> list[st
              + (f"; {score['late_payment']['rows']:,} invoices late-payment scored"
                 if "late_payment" in score else "")),
         _row("dunning", seconds.get("dunning"), f"{plan['planned_total']:,} planned",
-             f"{sent['sent']:,} sent; {plan['skipped_already_in_ledger']:,} already in the ledger"),
+             f"{sent['sent']:,} sent, {sum(sent['waiting'].values()):,} waiting for their "
+             f"sending window, {plan['carried_over']:,} carried over; "
+             f"{plan['already_planned']:,} already planned"
+             + (f"; outbox only (not configured): {', '.join(sent['outbox_only'])}"
+                if sent["outbox_only"] else "")),
         _row("publish", seconds.get("publish"), f"{len(pub['marts'])} marts", pub["target"]),
     ]  # fmt: skip
     return [
@@ -131,7 +135,7 @@ def markdown(as_of: str, status: str, summary: dict, seconds: dict[str, float]) 
     lines += [_row(step, ch, n) for step, chans in planned.items() for ch, n in chans.items()]
     if not planned:
         lines.append("| (none) | | 0 |")
-    lines += ["", "### Suppressions by reason", "", "| reason | debtors |", "| --- | ---: |"]
+    lines += ["", "### Suppressions by reason", "", "| reason | positions |", "| --- | ---: |"]
     suppressed = stages["dunning"]["planned"]["suppressed"]
     lines += [_row(reason, n) for reason, n in suppressed.items()]
     lines += ["", "### Reports", ""]

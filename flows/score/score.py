@@ -7,7 +7,7 @@ from datetime import date
 from functools import partial
 
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.dunning import dunning
+from debtflow.flows.dunning import plan
 from debtflow.models import predict
 
 
@@ -18,5 +18,5 @@ def score(settings: Settings, as_of: date, reasons: str = "auto") -> dict:
         from debtflow.flows.score import on_dask  # imports prefect-dask: only when asked for
 
         distributed = partial(on_dask.score, settings)
-    acting = partial(dunning.acted_on, settings=settings)
+    acting = partial(plan.acted_on, settings=settings, as_of=as_of)
     return predict.score(settings, as_of, reasons=reasons, distributed=distributed, acted_on=acting)

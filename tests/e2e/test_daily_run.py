@@ -7,7 +7,7 @@ runs on Prefect's ephemeral server inside a test harness.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,10 +26,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv("DEBTFLOW_HOME", str(home))
     from debtflow.flows.build import transform
     from debtflow.flows.core.settings import get_settings
+    from debtflow.flows.dunning import send
     from debtflow.flows.ingest import ingest
     from debtflow.flows.simulation.simulation import simulate
     from debtflow.models import train
 
+    # the daily run plans at 06:00 in Amsterdam, before the sending window opens
+    mp.setattr(send, "_now", lambda: datetime(2026, 11, 20, 5, 0, tzinfo=UTC))
     settings = get_settings()
     simulate(2_000, 18, 11, home, AS_OF, 3)
     ingest.ingest(settings, AS_OF - timedelta(days=1))
@@ -57,30 +60,57 @@ def counts(home: Path) -> dict[str, int]:
     return counts
 
 
+def outbox(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / "outbox").rglob("*") if p.is_file())
+
+
 def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness) -> None:
+    """The daily run plans at 06:00: the call list and the agency file go out, the messages wait
+    for the sending window; the dunning-send flow then sends each once."""
+    from debtflow.flows.core.settings import get_settings
     from debtflow.flows.daily import daily
+    from debtflow.flows.dunning import dunning
 
     first = daily(AS_OF)
     after_first = counts(world)
-    outbox_files = sorted(p.name for p in (world / "outbox").rglob("*.txt"))
+    files = outbox(world)
     second = daily(AS_OF)
-    assert counts(world) == after_first
-    assert sorted(p.name for p in (world / "outbox").rglob("*.txt")) == outbox_files
+    assert counts(world) == after_first and outbox(world) == files
     assert first["cached"] == [] and second["cached"] == ["transform", "score"]
     third = daily(AS_OF, force=True)  # rebuilt and rescored for real: still nothing changes
     assert third["cached"] == [] and counts(world) == after_first
-    assert first["stages"]["dunning"]["planned"]["planned_total"] > 0
+    planned = first["stages"]["dunning"]["planned"]
+    assert planned["planned_total"] > 0
     assert second["stages"]["dunning"]["planned"]["planned_total"] == 0
-    assert second["stages"]["dunning"]["sent"]["sent"] == 0
+    waiting = first["stages"]["dunning"]["sent"]["waiting"]
+    assert waiting == {
+        "outside_hours": planned["planned_total"] - first["stages"]["dunning"]["sent"]["sent"]
+    }
+
+    sent = dunning.send(get_settings(), AS_OF, at=datetime(2026, 11, 20, 10, 0))  # 10:00 local
+    assert sent["sent"] == sum(waiting.values()) and sent["waiting"] == {}
+    again = dunning.send(get_settings(), AS_OF, at=datetime(2026, 11, 20, 11, 0))
+    assert again["sent"] == 0
 
     with connect() as con:
         keys, distinct = con.execute(
             "select count(*), count(distinct idempotency_key) from dunning.ledger"
         ).fetchone()
-        assert keys == distinct == len(outbox_files)
+        assert keys == distinct == planned["planned_total"]
         assert con.execute(
             "select count(*) from dunning.ledger where state <> 'sent'"
         ).fetchone() == (0,)
+        per_message = con.execute(
+            "select count(*) from dunning.ledger where channel not in ('phone', 'agency')"
+        ).fetchone()[0]
+        lists = con.execute(
+            "select count(distinct channel) from dunning.ledger where channel in ('phone', 'agency')"
+        ).fetchone()[0]
+        assert len(outbox(world)) == per_message + lists  # a file per message, a list per day
+        loop_back = con.execute(
+            "select count(*) from raw.contact_events where _batch_id like 'debtflow-dunning-%'"
+        ).fetchone()[0]
+        assert loop_back == keys  # every send comes back as a contact event
         scored, overdue = con.execute(
             "select (select count(*) from ml.debtor_scores where as_of = ?), "
             "(select count(*) from marts.debtor_features where overdue_balance > 0)",

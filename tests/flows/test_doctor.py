@@ -22,7 +22,7 @@ def env(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     import os
 
     (home / "landing" / "2026-11-20T0600").mkdir(parents=True)
-    for name in ("PREFECT_API_URL", "DEBTFLOW_ALERT_SMTP_HOST", "DEBTFLOW_ALERT_WEBHOOK_URL"):
+    for name in ("PREFECT_API_URL", "DEBTFLOW_SMTP_HOST", "DEBTFLOW_ALERT_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
     return dict(os.environ)
 
@@ -48,14 +48,14 @@ def test_missing_landing_exits_1_and_says_what_to_do(env: dict[str, str], tmp_pa
 def test_unreachable_services_fail(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (home / "landing").mkdir(parents=True)
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # port 9: nothing listens
-    monkeypatch.setenv("DEBTFLOW_ALERT_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("DEBTFLOW_ALERT_SMTP_PORT", "9")
+    monkeypatch.setenv("DEBTFLOW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DEBTFLOW_SMTP_PORT", "9")
     failed = {c.name for c in run_checks() if c.status == FAIL}
     assert failed == {"prefect", "smtp"}
 
 
 def test_a_bad_setting_is_reported_not_raised(home: Path, monkeypatch) -> None:
-    monkeypatch.setenv("DEBTFLOW_ALERT_SMTP_PORT", "twenty-five")
+    monkeypatch.setenv("DEBTFLOW_SMTP_PORT", "twenty-five")
     (check,) = run_checks()
     assert check.name == "settings" and check.status == FAIL
-    assert "alert_smtp_port" in check.detail
+    assert "DEBTFLOW_SMTP_PORT" in check.detail

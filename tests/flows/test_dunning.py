@@ -1,41 +1,26 @@
-"""The dunning planner and outbox sender on a hand-made debtor_features mart."""
+"""The dunning planner (flows/dunning/plan.py) on a hand-made marts.dunning_candidates: steps in
+order with the episode's history, channels and their fallbacks, disputes, currencies, carried-over
+actions, caps, every suppression reason, the law's fees and refusals, and the policy file."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from model_views import create_model_view
+from dunning_world import AS_OF, candidates, create, ledger
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect, ensure_schema
-from debtflow.flows.dunning import dunning
+from debtflow.flows.core.warehouse import connect
+from debtflow.flows.dunning import plan as planner
+from debtflow.flows.dunning import policy
 
-AS_OF = date(2026, 11, 20)
-
-DEFAULTS = {
-    "overdue_balance": Decimal("100.00"),
-    "open_balance": Decimal("150.00"),
-    "currency": "EUR",
-    "max_days_past_due": 10,
-    "n_overdue_invoices": 1,
-    "has_email": True,
-    "has_mobile": True,
-    "email_bounced": False,
-    "sms_bounced": False,
-    "disputed_open_amount": Decimal("0.00"),
-    "active_plan": False,
-    "debt_restructuring": False,
-    "bankrupt": False,
-    "deceased": False,
-    "debtor_type": "consumer",
-    "country": "NL",
-}
-COLUMNS = ["debtor_id", "as_of", "oldest_overdue_invoice_id", *DEFAULTS]
+STEPS = ["reminder_1", "reminder_2", "final_notice", "phone", "agency"]
 
 
 @pytest.fixture
@@ -46,270 +31,273 @@ def settings(home: Path) -> Settings:
 @pytest.fixture
 def con(settings: Settings) -> duckdb.DuckDBPyConnection:
     con = connect(settings)
-    ensure_schema(con)
-    con.execute("create schema if not exists marts")
-    con.execute(
-        "create table marts.debtor_features (debtor_id varchar, as_of date,"
-        " oldest_overdue_invoice_id varchar, overdue_balance decimal(18,2),"
-        " open_balance decimal(18,2), currency varchar, max_days_past_due integer,"
-        " n_overdue_invoices integer, has_email boolean, has_mobile boolean,"
-        " email_bounced boolean, sms_bounced boolean, disputed_open_amount decimal(18,2),"
-        " active_plan boolean, debt_restructuring boolean, bankrupt boolean, deceased boolean,"
-        " debtor_type varchar, country varchar)"
-    )
-    create_model_view(con, "debtor_suppressions")
+    create(con)
     yield con
     con.close()
 
 
-def features(con, as_of: date, debtors: dict[str, dict]) -> None:
-    """Replace the mart with one row per debtor (the mart holds one as_of at a time)."""
-    con.execute("delete from marts.debtor_features")
-    for debtor_id, overrides in debtors.items():
-        row = {**DEFAULTS, **overrides}
-        values = [debtor_id, as_of, overrides.get("invoice", f"INV-{debtor_id}")]
-        values += [row[c] for c in DEFAULTS]
-        con.execute(
-            f"insert into marts.debtor_features ({', '.join(COLUMNS)})"
-            f" values ({', '.join('?' * len(COLUMNS))})",
-            values,
-        )
+def plan(con, settings, as_of=AS_OF) -> dict:
+    return planner.plan(con, settings, as_of)
 
 
-def ledger(con) -> dict[str, tuple]:
-    rows = con.execute(
-        "select debtor_id, step, channel, amount_due, state, idempotency_key from dunning.ledger"
-    ).fetchall()
-    return {r[0]: r[1:] for r in rows}
+def test_a_debtor_never_reminded_gets_the_first_step_not_the_agency(con, settings):
+    """85 days overdue and never reminded: the first reminder, not the hand-over its days past
+    due would reach. Steps are never skipped."""
+    candidates(con, AS_OF, {"D1": {"days_past_due": 85}})
+    result = plan(con, settings)
+    assert ledger(con) == {"D1": [("reminder_1", "email", "EUR", Decimal("100.00"), "planned")]}
+    assert result["planned"] == {"reminder_1": {"email": 1}}
 
 
 @pytest.mark.parametrize(
-    "dpd, step",
+    "taken, last_days_ago, days_past_due, expected",
     [
-        pytest.param(6, None, id="6-nothing-yet"),
-        pytest.param(7, "reminder_1", id="7-reminder_1"),
-        pytest.param(20, "reminder_1", id="20-reminder_1"),
-        pytest.param(21, "reminder_2", id="21-reminder_2"),
-        pytest.param(34, "reminder_2", id="34-reminder_2"),
-        pytest.param(35, "final_notice", id="35-final_notice"),
-        pytest.param(50, "phone", id="50-phone"),
-        pytest.param(79, "phone", id="79-phone"),
-        pytest.param(80, "agency", id="80-agency"),
-        pytest.param(400, "agency", id="400-agency"),
+        pytest.param(["reminder_1"], 20, 30, "reminder_2", id="continues-after-reminder_1"),
+        pytest.param(["reminder_1", "reminder_2"], 15, 40, "final_notice", id="then-final-notice"),
+        pytest.param(["reminder_1", "reminder_2"], 5, 40, None, id="gap-not-passed"),
+        pytest.param(["reminder_1"], 20, 15, None, id="not-due-for-reminder_2"),
+        pytest.param(["final_notice"], 30, 60, "phone", id="history-from-the-landing-data"),
+        pytest.param(STEPS, 30, 120, None, id="ladder-complete"),
     ],
 )
-def test_highest_step_reached_by_days_past_due(con, settings, dpd, step):
-    features(con, AS_OF, {"D1": {"max_days_past_due": dpd}})
-    result = dunning.plan(con, settings, AS_OF)
-    assert ledger(con).get("D1", (None,))[0] == step
-    assert result["below_first_step"] == (1 if step is None else 0)
-
-
-@pytest.mark.parametrize(
-    "overrides, channel",
-    [
-        pytest.param({}, "email", id="email"),
-        pytest.param({"email_bounced": True}, "sms", id="bounced-email-to-sms"),
-        pytest.param({"has_email": False}, "sms", id="no-email-to-sms"),
-        pytest.param({"email_bounced": True, "sms_bounced": True}, "letter", id="both-bounced"),
-        pytest.param({"has_email": False, "has_mobile": False}, "letter", id="no-contact"),
-        pytest.param({"max_days_past_due": 35}, "letter", id="final-notice-always-letter"),
-        pytest.param({"max_days_past_due": 60}, "phone", id="phone"),
-        pytest.param({"max_days_past_due": 60, "has_mobile": False}, "letter", id="no-phone"),
-        pytest.param({"max_days_past_due": 90}, "agency", id="agency"),
-    ],
-)
-def test_channel_preference(con, settings, overrides, channel):
-    features(con, AS_OF, {"D1": overrides})
-    dunning.plan(con, settings, AS_OF)
-    assert ledger(con)["D1"][1] == channel
-
-
-def test_suppression_counts_per_reason(con, settings):
-    features(
+def test_the_ladder_continues_where_the_episode_stands(
+    con, settings, taken, last_days_ago, days_past_due, expected
+):
+    """The contact history of the current episode (from the landing data) counts: going live
+    continues each debtor's ladder where it stands, after the step's minimum gap."""
+    last = AS_OF - timedelta(days=last_days_ago)
+    candidates(
         con,
         AS_OF,
-        {
-            "OK": {},
-            "PART": {"disputed_open_amount": Decimal("40.00")},
-            "DISP": {"disputed_open_amount": Decimal("98.00")},
-            "SMALL": {"overdue_balance": Decimal("4.99")},
-            "NOK": {"overdue_balance": Decimal("40.00"), "currency": "NOK"},
-            "PLAN": {"active_plan": True},
-            "WSNP": {"debt_restructuring": True},
-            "BANK": {"bankrupt": True},
-            "DEAD": {"deceased": True, "bankrupt": True},
-            "NULLS": {"active_plan": None, "deceased": None, "disputed_open_amount": None},
-            "PAID": {"overdue_balance": Decimal("0.00"), "max_days_past_due": 0},
-            "NEW": {"max_days_past_due": 3},
-        },
+        {"D1": {"steps_taken": taken, "last_step_date": last, "days_past_due": days_past_due}},
     )
-    result = dunning.plan(con, settings, AS_OF)
-    assert result["suppressed"] == {
-        "deceased": 1,
-        "bankrupt": 1,
-        "debt_restructuring": 1,
-        "active_plan": 1,
-        "disputed": 1,
-        "below_min_amount": 2,
-    }
-    assert result["below_first_step"] == 1
-    assert result["planned"] == {"reminder_1": {"email": 3}}
-    assert result["planned_total"] == 3
-    assert set(ledger(con)) == {"OK", "PART", "NULLS"}
-    assert ledger(con)["PART"][2] == Decimal("60.00")  # only the undisputed part is dunned
+    result = plan(con, settings)
+    steps = [step for step, *_ in ledger(con).get("D1", [])]
+    assert steps == ([expected] if expected else [])
+    if expected is None:
+        assert sum(result["waiting"].values()) == 1
 
 
-def test_grade_comes_from_the_same_days_scores(con, settings):
-    features(con, AS_OF, {"D1": {}, "D2": {}})
-    con.execute(
-        "insert into ml.debtor_scores (debtor_id, as_of, p_collect_30d, grade) values"
-        " ('D1', ?, 0.9, 9), ('D2', ?, 0.1, 2)",
-        [AS_OF, AS_OF - timedelta(days=1)],
-    )
-    dunning.plan(con, settings, AS_OF)
-    grades = dict(con.execute("select debtor_id, grade from dunning.ledger").fetchall())
-    assert grades == {"D1": 9, "D2": None}
-
-
-def test_key_is_sha256_of_debtor_invoice_and_step(con, settings):
-    features(con, AS_OF, {"D1": {"invoice": "INV-7"}})
-    dunning.plan(con, settings, AS_OF)
-    assert ledger(con)["D1"][4] == dunning.idempotency_key("D1", "INV-7", "reminder_1")
-
-
-def test_replanning_same_day_and_next_day_adds_no_duplicates(con, settings):
-    debtors = {
-        "STAY": {"max_days_past_due": 10},
-        "CROSS": {"max_days_past_due": 20},
-        "FINAL": {"max_days_past_due": 40},
-    }
-    features(con, AS_OF, debtors)
-    first = dunning.plan(con, settings, AS_OF)
-    assert first["planned_total"] == 3
-
-    again = dunning.plan(con, settings, AS_OF)
-    assert again["planned_total"] == 0
-    assert again["skipped_already_in_ledger"] == 3
-
-    next_day = AS_OF + timedelta(days=1)
-    features(
-        con,
-        next_day,
-        {d: {**o, "max_days_past_due": o["max_days_past_due"] + 1} for d, o in debtors.items()},
-    )
-    tomorrow = dunning.plan(con, settings, next_day)
-    assert tomorrow["planned"] == {"reminder_2": {"email": 1}}  # CROSS reached 21 days
-    assert tomorrow["skipped_already_in_ledger"] == 2
-    keys = con.execute(
-        "select count(*), count(distinct idempotency_key) from dunning.ledger"
-    ).fetchone()
-    assert keys == (4, 4)
-
-
-def test_new_overdue_episode_is_dunned_again(con, settings):
-    features(con, AS_OF, {"D1": {"invoice": "INV-OLD"}})
-    dunning.plan(con, settings, AS_OF)
-    features(con, AS_OF + timedelta(days=30), {"D1": {"invoice": "INV-NEW"}})
-    assert dunning.plan(con, settings, AS_OF + timedelta(days=30))["planned_total"] == 1
-
-
-def test_stale_mart_refuses_to_plan(con, settings):
-    features(con, AS_OF - timedelta(days=1), {"D1": {}})
-    with pytest.raises(DebtflowError, match="no rows for as_of 2026-11-20"):
-        dunning.plan(con, settings, AS_OF)
-
-
-def test_ladder_file_from_settings_overrides_default(con, home, monkeypatch):
-    custom = home.parent / "ladder.yml"
-    custom.write_text(
-        "min_amount: 500\nsteps:\n"
-        "  - {name: reminder_1, min_days_past_due: 1, channel: letter, label: Reminder}\n"
-    )
-    monkeypatch.setenv("DEBTFLOW_DUNNING_LADDER", str(custom))
-    settings = get_settings()
-    features(
-        con, AS_OF, {"BIG": {"overdue_balance": Decimal("900"), "max_days_past_due": 2}, "LOW": {}}
-    )
-    result = dunning.plan(con, settings, AS_OF)
-    assert result["planned"] == {"reminder_1": {"letter": 1}}
-    assert result["suppressed"]["below_min_amount"] == 1
-
-
-def test_default_ladder():
-    ladder = dunning.load_ladder(Settings())
-    assert [(s.name, s.min_days_past_due, s.channel) for s in ladder.steps] == [
-        ("reminder_1", 7, "preferred"),
-        ("reminder_2", 21, "preferred"),
-        ("final_notice", 35, "letter"),
-        ("phone", 50, "phone"),
-        ("agency", 80, "agency"),
+def test_a_phone_step_without_a_mobile_number_is_no_letter_saying_phone_call(
+    con, settings, tmp_path, monkeypatch
+):
+    """The phone step has no fallback in the default policy: nothing is sent and the reason is
+    kept. A policy may fall back to a letter, which is then the step's own letter."""
+    taken = {"steps_taken": ["reminder_1", "reminder_2", "final_notice"], "days_past_due": 60,
+             "last_step_date": AS_OF - timedelta(days=20), "phone_ok": False}  # fmt: skip
+    candidates(con, AS_OF, {"D1": dict(taken)})
+    assert plan(con, settings)["suppressed"] == {"no_channel": 1}
+    assert ledger(con) == {}
+    assert con.execute("select step, reason from dunning.suppressed").fetchall() == [
+        ("phone", "no_channel")
     ]
-    assert ladder.min_amount == Decimal("5.00")
+    custom = tmp_path / "policy.yml"
+    text = policy.DEFAULT_POLICY.read_text().replace("fallback: none", "fallback: letter")
+    custom.write_text(text)
+    monkeypatch.setenv("DEBTFLOW_DUNNING_POLICY", str(custom))
+    plan(con, get_settings())
+    (action,) = con.execute("select step, channel, why_channel from dunning.ledger").fetchall()
+    assert action == ("phone", "letter", "fallback: no usable phone contact")
 
 
-# --- outbox ---------------------------------------------------------------------------------------
-
-
-def outbox_files(settings: Settings) -> list[Path]:
-    return sorted(p for p in settings.outbox_dir.rglob("*") if p.is_file())
-
-
-def test_send_outbox_writes_each_planned_message_once(con, settings):
-    features(
+def test_disputed_invoices_neither_drive_nor_count(con, settings):
+    """Only undisputed overdue invoices drive the step and the amount (the mart computes them);
+    the disputed ones travel as excluded, and a debtor whose overdue invoices are all disputed
+    is suppressed."""
+    candidates(
         con,
         AS_OF,
         {
-            "E": {},
-            "S": {"has_email": False},
-            "L": {"max_days_past_due": 36, "overdue_balance": Decimal("12.34")},
-            "X": {"bankrupt": True},
+            "D1": {
+                "amount_due": Decimal("60.00"),
+                "disputed_amount": Decimal("900.00"),
+                "disputed_invoice_ids": "INV-X",
+            },  # fmt: skip
+            "D2": {"amount_due": Decimal("0.00"), "suppression_reason": "disputed"},
         },
     )
-    dunning.plan(con, settings, AS_OF)
-    result = dunning.send_outbox(con, settings, AS_OF)
-    assert result["sent"] == 3
-    assert result["by_channel"] == {"email": 1, "sms": 1, "letter": 1}
-    files = outbox_files(settings)
-    assert len(files) == 3
-    assert {f.parent.name for f in files} == {"email", "sms", "letter"}
-    assert all(f.parent.parent.name == "2026-11-20" for f in files)
-
-    rows = con.execute(
-        "select idempotency_key, state, sent_at, outbox_path from dunning.ledger"
-    ).fetchall()
-    assert all(state == "sent" and sent_at is not None for _, state, sent_at, _ in rows)
-    assert {Path(p) for *_, p in rows} == set(files)
-    assert all(Path(p).stem == key for key, *_, p in rows)
-
-    letter = (settings.outbox_dir / "2026-11-20" / "letter").iterdir().__next__().read_text()
-    assert "amount_due: 12.34" in letter and "currency: EUR" in letter
-    assert "invoice_reference: INV-L" in letter and "debtor_id: L" in letter
-    assert "veertiendagenbrief / inkassovarsel" in letter
-
-    again = dunning.send_outbox(con, settings, AS_OF)
-    assert again["sent"] == 0
-    assert outbox_files(settings) == files
+    result = plan(con, settings)
+    (row,) = con.execute("select amount_due, excluded_invoices from dunning.ledger").fetchall()
+    assert row == (Decimal("60.00"), "INV-X")
+    assert result["suppressed"] == {"disputed": 1}
 
 
-def test_crash_between_write_and_ledger_update_rewrites_the_same_file(con, settings):
-    features(con, AS_OF, {"D1": {}, "D2": {}})
-    dunning.plan(con, settings, AS_OF)
-    dunning.send_outbox(con, settings, AS_OF)
-    before = {f: f.read_text() for f in outbox_files(settings)}
-    # As if the process died after writing D1's file but before marking it sent.
-    con.execute(
-        "update dunning.ledger set state = 'planned', sent_at = null, outbox_path = null"
-        " where debtor_id = 'D1'"
+def test_currencies_are_never_summed(con, settings):
+    candidates(
+        con,
+        AS_OF,
+        {"D1": {"positions": [{"currency": "EUR", "amount_due": Decimal("100.00")},
+                              {"currency": "NOK", "amount_due": Decimal("900.00")}]}},
+    )  # fmt: skip
+    plan(con, settings)
+    assert [(c, a) for _, _, c, a, _ in ledger(con)["D1"]] == [
+        ("EUR", Decimal("100.00")),
+        ("NOK", Decimal("900.00")),
+    ]
+
+
+def test_a_partial_payment_does_not_restart_the_ladder(con, settings):
+    """The episode, not the oldest invoice, names the action: paying only the oldest invoice
+    (a new reference invoice the next day) sends no second first reminder."""
+    candidates(con, AS_OF, {"D1": {"days_past_due": 10, "episode_start": date(2026, 11, 10)}})
+    plan(con, settings)
+    con.execute("update dunning.ledger set state = 'sent'")
+    later = AS_OF + timedelta(days=3)
+    candidates(
+        con,
+        later,
+        {"D1": {"days_past_due": 8, "episode_start": date(2026, 11, 10), "invoice": "INV-2"}},
     )
-    assert dunning.send_outbox(con, settings, AS_OF)["sent"] == 1
-    after = {f: f.read_text() for f in outbox_files(settings)}
-    assert after == before
-    assert not [p for p in settings.outbox_dir.rglob(".*") if p.is_file()]  # no temp files left
+    result = plan(con, settings, later)
+    assert result["planned_total"] == 0 and result["waiting"] == {"not_due_yet": 1}
+    assert len(ledger(con)["D1"]) == 1
 
 
-def test_send_outbox_only_touches_its_own_day(con, settings):
-    features(con, AS_OF, {"D1": {}})
-    dunning.plan(con, settings, AS_OF)
-    assert dunning.send_outbox(con, settings, AS_OF + timedelta(days=1))["sent"] == 0
-    assert outbox_files(settings) == []
+def test_planning_twice_plans_nothing_new(con, settings):
+    candidates(con, AS_OF, {"D1": {}, "D2": {"days_past_due": 30}})
+    assert plan(con, settings)["planned_total"] == 2
+    again = plan(con, settings)
+    assert again["planned_total"] == 0 and again["already_planned"] == 2
+    assert con.execute("select count(*) from dunning.ledger").fetchone() == (2,)
+
+
+def test_actions_not_sent_carry_over_until_superseded_or_expired(con, settings):
+    """A failed day's actions are not stranded: they stay planned for the next run, are
+    superseded when the debtor paid, disputed or reached the next step, and expire after the
+    policy's days."""
+    candidates(con, AS_OF, {"PAID": {}, "DISPUTES": {}, "WAITS": {}, "OLD": {}})
+    plan(con, settings)
+    day2 = AS_OF + timedelta(days=1)
+    candidates(
+        con,
+        day2,
+        {"DISPUTES": {"amount_due": Decimal("0"), "suppression_reason": "disputed"},
+         "WAITS": {}, "OLD": {}},
+    )  # fmt: skip
+    result = plan(con, settings, day2)
+    assert result["carried_over"] == 2
+    assert result["superseded"] == {"paid": 1, "disputed": 1}
+    states = dict(con.execute("select debtor_id, state from dunning.ledger").fetchall())
+    assert states == {"PAID": "superseded", "DISPUTES": "superseded", "WAITS": "planned",
+                      "OLD": "planned"}  # fmt: skip
+    expire = AS_OF + timedelta(days=7)
+    candidates(con, expire, {"WAITS": {}, "OLD": {}})
+    assert plan(con, settings, expire)["expired"] == 2
+
+
+def test_a_later_step_supersedes_one_still_waiting(con, settings):
+    """The first reminder waited (no sending window); meanwhile the landing data shows one was
+    sent by the billing system: the second reminder is due, and replaces the waiting one."""
+    candidates(con, AS_OF, {"D1": {"days_past_due": 10}})
+    plan(con, settings)
+    later = AS_OF + timedelta(days=3)
+    candidates(con, later, {"D1": {"days_past_due": 25, "steps_taken": ["reminder_1"],
+                                   "last_step_date": AS_OF - timedelta(days=20)}})  # fmt: skip
+    result = plan(con, settings, later)
+    assert result["superseded"] == {"next_step": 1}
+    assert [(s, st) for s, _, _, _, st in ledger(con)["D1"]] == [
+        ("reminder_1", "superseded"),
+        ("reminder_2", "planned"),
+    ]
+
+
+def test_the_frequency_cap_holds_a_second_message_on_a_channel(con, settings):
+    con.execute(
+        "insert into dunning.ledger (idempotency_key, as_of, debtor_id, episode_start, step, "
+        "channel, state) values ('k', ?, 'D1', date '2020-01-01', 'reminder_1', 'email', 'sent')",
+        [AS_OF - timedelta(days=2)],
+    )
+    candidates(con, AS_OF, {"D1": {}})
+    assert plan(con, settings)["suppressed"] == {"frequency_cap": 1}
+
+
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        ({"suppression_reason": "deceased"}, "deceased"),
+        ({"suppression_reason": "bankrupt"}, "bankrupt"),
+        ({"suppression_reason": "debt_restructuring"}, "debt_restructuring"),
+        ({"suppression_reason": "active_plan"}, "active_plan"),
+        ({"suppression_reason": "placed_with_agency"}, "placed_with_agency"),
+        ({"suppression_reason": "disputed", "amount_due": Decimal("0")}, "disputed"),
+        ({"amount_due": Decimal("4.99")}, "below_min_amount"),
+        ({"currency": "NOK", "country": "NO", "amount_due": Decimal("49")}, "below_min_amount"),
+        (
+            {"country": "NO", "currency": "NOK", "amount_due": Decimal("900"), "days_past_due": 10},
+            "statutory",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_each_suppression_reason_is_stored(con, settings, overrides, reason):
+    candidates(con, AS_OF, {"D1": overrides})
+    result = plan(con, settings)
+    assert result["planned_total"] == 0
+    (stored,) = con.execute(
+        "select reason from dunning.suppressed where debtor_id = 'D1'"
+    ).fetchall()
+    assert stored[0].split(":")[0] == reason
+    assert sum(result["suppressed"].values()) == 1
+
+
+def test_a_final_notice_states_the_statutory_costs_and_the_deadline(con, settings):
+    """NL consumer, EUR 1,000 overdue: the veertiendagenbrief is free and states the WIK costs
+    (15% of 1,000 = 150) with their legal basis, and 14 days from the day after receipt."""
+    candidates(
+        con,
+        AS_OF,
+        {"D1": {"amount_due": Decimal("1000.00"), "days_past_due": 40,
+                "steps_taken": ["reminder_1", "reminder_2"],
+                "last_step_date": AS_OF - timedelta(days=15)}},
+    )  # fmt: skip
+    plan(con, settings)
+    row = con.execute(
+        "select step, channel, fee_amount, costs_if_unpaid, costs_basis, deadline, "
+        "policy_version from dunning.ledger"
+    ).fetchone()
+    step, channel, fee, costs, basis, deadline, version = row
+    assert (step, channel, fee, costs) == ("final_notice", "letter", None, Decimal("150.00"))
+    assert "Besluit vergoeding voor buitengerechtelijke incassokosten" in basis
+    assert deadline > AS_OF + timedelta(days=14)  # post delay and the day after receipt
+    assert version == policy.policy(settings).label
+
+
+def test_a_norwegian_reminder_waits_for_14_days_past_due(con, settings):
+    debtor = {"country": "NO", "currency": "NOK", "amount_due": Decimal("900.00")}
+    candidates(con, AS_OF, {"D1": {**debtor, "days_past_due": 13}})
+    assert plan(con, settings)["planned_total"] == 0
+    later = AS_OF + timedelta(days=1)
+    candidates(con, later, {"D1": {**debtor, "days_past_due": 14}})
+    plan(con, settings, later)
+    assert con.execute("select step, fee_amount from dunning.ledger").fetchall() == [
+        ("reminder_1", Decimal("35.00"))
+    ]
+
+
+def test_planning_refuses_a_mart_built_for_another_day(con, settings):
+    candidates(con, AS_OF, {"D1": {}})
+    with pytest.raises(DebtflowError, match="built for 2026-11-20, not 2026-11-21"):
+        plan(con, settings, AS_OF + timedelta(days=1))
+
+
+def test_a_bad_policy_names_the_key_and_the_fix(tmp_path):
+    bad = tmp_path / "policy.yml"
+    bad.write_text(
+        policy.DEFAULT_POLICY.read_text()
+        .replace("min_days_past_due: 21", "min_days_past_due: 2")
+        .replace("kind: call", "kind: ring")
+    )
+    with pytest.raises(DebtflowError) as error:
+        policy.load(bad)
+    assert str(bad) in str(error.value)
+    assert "ladders.0.steps.3.kind: Input should be 'reminder'" in str(error.value)
+    done = subprocess.run(
+        [sys.executable, "-m", "debtflow.flows.cli", "dunning", "check-policy", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "ladders.0.steps.3.kind" in done.stderr
+    ok = policy.DEFAULT_POLICY.read_text().replace("kind: call", "kind: reminder")
+    bad.write_text(ok.replace("min_days_past_due: 21", "min_days_past_due: 2"))
+    with pytest.raises(DebtflowError, match="min_days_past_due must not decrease"):
+        policy.load(bad)

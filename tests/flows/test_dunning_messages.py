@@ -142,9 +142,12 @@ def test_the_first_of_the_month_is_premier_in_french():
     assert long_date(date(2026, 12, 1), "fr") == "1er décembre 2026"
 
 
-def test_a_final_notice_must_state_the_costs_charged_if_unpaid():
-    with pytest.raises(ValueError, match="costs_if_unpaid"):
-        message(costs_if_unpaid=())
+def test_a_final_notice_where_no_law_sets_costs_announces_none():
+    """The law module states costs for the countries whose law sets them (NL, BE, NO); elsewhere
+    the final notice gives the deadline and announces no costs."""
+    with_costs, without = render_email(message()), render_email(message(costs_if_unpaid=()))
+    assert "185,18" in with_costs.text
+    assert "185,18" not in without.text and "art. 6:96" not in without.text
 
 
 def test_an_invoice_cannot_be_demanded_and_disputed_at_once():

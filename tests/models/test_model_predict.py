@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from synthetic_marts import AS_OF
 
-from debtflow.flows.core.warehouse import connect
+from debtflow.flows.core.warehouse import connect, ensure_schema
+from debtflow.flows.dunning import plan
 from debtflow.flows.score import score
 from debtflow.models import predict, train
 from debtflow.models.features import FeatureError
@@ -120,46 +121,47 @@ def test_phrase(name, kind, value, expected):
 
 
 def test_large_books_get_reasons_only_where_the_run_acts(settings, warehouse, monkeypatch):
+    """Reasons go to the debtors the day's dunning planner acts on (flows/dunning/plan.py): not
+    to those whose step went out today already, nor to those not due for a step."""
     train.train(settings, AS_OF)
     monkeypatch.setattr(predict, "REASONS_FOR_ALL_ROWS", 10)  # pretend the book is large
     con = connect(settings)
     try:
-        # a message for the current step is already in the ledger for 100 debtors at a step,
-        # so today's run does not act on them (nor on debtors below the first step)
-        con.execute("create schema if not exists dunning")
-        from debtflow.flows.core.warehouse import ensure_schema
-
         ensure_schema(con)
-        from debtflow.flows.dunning import dunning
-        from debtflow.flows.dunning.dunning import load_ladder
-
-        ladder = load_ladder(settings)
-        first = min(s.min_days_past_due for s in ladder.steps)
+        # the planner's mart, as dbt builds it, for these hand-made features: no history yet
+        con.execute(
+            "create table marts.dunning_candidates as select as_of, debtor_id, currency, "
+            "'consumer' as debtor_type, 'NL' as country, 'nl' as language, "
+            "as_of - max_days_past_due as episode_start, max_days_past_due as days_past_due, "
+            "overdue_balance as amount_due, oldest_overdue_invoice_id as reference_invoice_id, "
+            "1 as n_overdue_invoices, 0 as disputed_amount, "
+            "cast(null as varchar) as disputed_invoice_ids, cast([] as varchar[]) as steps_taken, "
+            "cast(null as date) as last_step_date, true as email_ok, true as sms_ok, "
+            "true as phone_ok, cast(null as varchar) as suppression_reason "
+            "from marts.debtor_features where overdue_balance > 0"
+        )
         everyone = con.execute(
-            "select debtor_id, oldest_overdue_invoice_id, max_days_past_due "
-            "from marts.debtor_features where overdue_balance > 0 order by debtor_id"
+            "select debtor_id from marts.debtor_features where overdue_balance > 0"
         ).df()
-        at_step = int((everyone["max_days_past_due"] >= first).sum())
-        assert dunning.acted_on(con, everyone, settings).sum() == at_step  # nothing planned yet
-        frame = everyone[everyone["max_days_past_due"] >= first].head(100)
-        mins = [s.min_days_past_due for s in ladder.steps]
-        names = [s.name for s in ladder.steps]
-        for r in frame.itertuples():
-            step = names[np.searchsorted(mins, r.max_days_past_due, side="right") - 1]
+        acting = plan.acted_on(con, everyone, settings, AS_OF)
+        assert 100 < acting.sum() < len(everyone)  # some are not due for a step yet
+        # their step went out this morning for 100 of them: the planner leaves them alone
+        _, decisions = plan.decide_all(con, settings, AS_OF)
+        done = [d for d, decision in decisions.items() if decision.actions][:100]
+        for debtor_id in done:
+            action = decisions[debtor_id].actions[0]
             con.execute(
-                "insert into dunning.ledger (idempotency_key, as_of, debtor_id, invoice_id, step, "
-                "state) values (?, ?, ?, ?, ?, 'sent')",
-                [r.debtor_id + step, AS_OF, r.debtor_id, r.oldest_overdue_invoice_id, step],
-            )
+                "insert into dunning.ledger (idempotency_key, as_of, debtor_id, episode_start, "
+                "step, channel, state) values (?, ?, ?, ?, ?, ?, 'sent')",
+                [action["idempotency_key"], AS_OF, debtor_id, action["episode_start"],
+                 action["step"], action["channel"]],
+            )  # fmt: skip
     finally:
         con.close()
     result = score.score(settings, AS_OF)
-    assert result["rows_with_reasons"] == at_step - 100
+    assert result["rows_with_reasons"] == acting.sum() - 100
     rows = read_scores(settings)
-    done = set(frame["debtor_id"])
     assert rows.loc[rows["debtor_id"].isin(done), "reason_codes"].isna().all()
-    acted = ~rows["debtor_id"].isin(done) & rows["debtor_id"].isin(
-        everyone.loc[everyone["max_days_past_due"] >= first, "debtor_id"]
-    )
+    acted = ~rows["debtor_id"].isin(done) & rows["debtor_id"].isin(everyone["debtor_id"][acting])
     assert rows.loc[acted, "reason_codes"].notna().all()
     assert rows["p_collect_30d"].notna().all()  # every debtor is still scored and graded

@@ -1,5 +1,6 @@
 {#- debtor_features, part 5: the debtor's profile at each date by ASOF joins: the customer version in
-    force, the latest bureau report, the last response and bounces. -#}
+    force, the latest bureau report, the last response and the last bounce of each channel (which
+    counts only if the address or number was in use then). -#}
 {% macro feature_profile() %}
 latest as (
     -- the newest row dated before as_of per debtor, one ASOF join per source
@@ -19,8 +20,9 @@ latest as (
         report.bankrupt,
         report.deceased,
         cast(response.occurred_at as date) as last_response_date,
-        email_bounce.occurred_at is not null as email_bounced,
-        sms_bounce.occurred_at is not null as sms_bounced
+        -- a bounce of the address in use (one before it changed was another address's)
+        coalesce(email_bounce.occurred_at >= customer.email_since, false) as email_bounced,
+        coalesce(sms_bounce.occurred_at >= customer.mobile_since, false) as sms_bounced
     from spine
     asof left join customer_versions as customer
         on spine.debtor_id = customer.debtor_id and spine.as_of_ts > customer.valid_from

@@ -50,9 +50,9 @@ contact_quality as (
     select
         events.debtor_id,
         bool_or(events.channel = 'email' and events.event_type = 'bounced'
-            and events.occurred_at >= customers.valid_from) as email_bounced,
+            and events.occurred_at >= customers.email_since) as email_bounced,
         bool_or(events.channel = 'sms' and events.event_type = 'bounced'
-            and events.occurred_at >= customers.valid_from) as sms_bounced,
+            and events.occurred_at >= customers.mobile_since) as sms_bounced,
         max(events.occurred_date) filter (
             where events.event_type in (
                 'opened', 'clicked', 'replied', 'call_connected', 'promise_to_pay'

@@ -32,7 +32,7 @@ renamed as (
     ) = 1
 ),
 
-final as (
+dated as (
     select
         *,
         case
@@ -40,9 +40,23 @@ final as (
                 then least(updated_at, cast(customer_since as timestamp))
             else updated_at
         end as valid_from,
-        email is not null as has_email,
-        phone_mobile is not null as has_mobile
+        email is distinct from lag(email) over w as email_changed,
+        phone_mobile is distinct from lag(phone_mobile) over w as mobile_changed
     from renamed
+    window w as (partition by debtor_id order by updated_at)
+),
+
+final as (
+    select
+        * exclude (email_changed, mobile_changed),
+        email is not null as has_email,
+        phone_mobile is not null as has_mobile,
+        -- since when the version's address and number are in use: a bounce before then was
+        -- another address's
+        max(case when email_changed then valid_from end) over w as email_since,
+        max(case when mobile_changed then valid_from end) over w as mobile_since
+    from dated
+    window w as (partition by debtor_id order by updated_at rows unbounded preceding)
 )
 
 select * from final

@@ -1,0 +1,146 @@
+"""The dunning policy (policy.yml): ladders per debtor type and country, channel rules, amounts,
+caps and costs, validated on load. An error names the file, the key and the fix. What the law
+allows (fees, deadlines, contact hours) is in statutes.yml (law.py, hours.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings
+
+DEFAULT_POLICY = Path(__file__).with_name("policy.yml")
+CHANNELS = ("email", "sms", "letter", "phone", "agency")
+StepKind = Literal["reminder", "final_notice", "call", "agency"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(_Strict):
+    name: str
+    kind: StepKind
+    channel: Literal["preferred", "email", "sms", "letter", "phone", "agency"]
+    fallback: Literal["none", "letter"] = "none"
+    min_days_past_due: int = Field(ge=0)
+    min_gap_days: int = Field(0, ge=0)
+    label: str = ""
+
+
+class Ladder(_Strict):
+    name: str
+    debtor_types: tuple[Literal["consumer", "business"], ...] = ("consumer", "business")
+    countries: tuple[str, ...] | None = None  # None: any country (a default ladder)
+    steps: tuple[Step, ...] = Field(min_length=1)
+
+    @field_validator("countries")
+    @classmethod
+    def _upper(cls, countries):
+        return None if countries is None else tuple(c.upper() for c in countries)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"step names repeat: {names}")
+        days = [s.min_days_past_due for s in self.steps]
+        if days != sorted(days):
+            raise ValueError(f"min_days_past_due must not decrease from step to step: {days}")
+        return self
+
+
+class Creditor(_Strict):
+    name: str
+    email: str
+    phone: str
+    iban: str
+    address: tuple[str, ...]
+    payment_link: str | None = None
+
+
+class Policy(_Strict):
+    version: str
+    min_amount: dict[str, Decimal]
+    frequency_cap_days: int = Field(ge=0)
+    pending_expire_days: int = Field(ge=1)
+    channel_cost: dict[Literal["email", "sms", "letter", "phone", "agency"], Decimal]
+    creditor: Creditor
+    ladders: tuple[Ladder, ...] = Field(min_length=1)
+    digest: str = ""  # of the file's text, stored with the version on every action
+
+    @field_validator("min_amount")
+    @classmethod
+    def _has_default(cls, amounts):
+        if "default" not in amounts:
+            raise ValueError("needs a 'default' amount (other keys are currency codes)")
+        return {k if k == "default" else k.upper(): v for k, v in amounts.items()}
+
+    @model_validator(mode="after")
+    def _every_debtor_has_a_ladder(self):
+        for debtor_type in ("consumer", "business"):
+            if not any(
+                debtor_type in ladder.debtor_types and ladder.countries is None
+                for ladder in self.ladders
+            ):
+                raise ValueError(
+                    f"no default ladder for {debtor_type} debtors: add one without `countries`"
+                )
+        return self
+
+    @property
+    def label(self) -> str:
+        """What every action stores: the version and a digest of the exact text."""
+        return f"{self.version}+{self.digest}"
+
+    def ladder_for(self, debtor_type: str | None, country: str | None) -> Ladder:
+        """The first ladder for this country and debtor type, else the first default one."""
+        fits = [lad for lad in self.ladders if (debtor_type or "consumer") in lad.debtor_types]
+        for ladder in fits:
+            if ladder.countries and (country or "").upper() in ladder.countries:
+                return ladder
+        return next(lad for lad in fits if lad.countries is None)
+
+    def minimum(self, currency: str) -> Decimal:
+        return self.min_amount.get(currency.upper(), self.min_amount["default"])
+
+
+def load(path: Path) -> Policy:
+    """The policy in `path`, validated; a DebtflowError names the file, the key and the fix."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DebtflowError(f"dunning policy {path}: cannot read it ({exc.strerror})") from None
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DebtflowError(f"dunning policy {path}: not valid YAML: {exc}") from None
+    if not isinstance(spec, dict):
+        raise DebtflowError(f"dunning policy {path}: expected a mapping of keys at the top")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    try:
+        return Policy.model_validate({**spec, "digest": digest})
+    except ValidationError as exc:
+        errors = [(tuple(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        # a key whose item failed also reports itself as too short: name the deepest key only
+        deepest = [
+            (loc, msg)
+            for loc, msg in errors
+            if not any(other[: len(loc)] == loc and other != loc for other, _ in errors)
+        ]
+        problems = [f"  {'.'.join(loc) or '(top)'}: {msg}" for loc, msg in deepest]
+        raise DebtflowError(
+            f"dunning policy {path} is not valid; fix these keys (see the comments in "
+            f"{DEFAULT_POLICY.name}, the default policy):\n" + "\n".join(problems)
+        ) from None
+
+
+def policy(settings: Settings) -> Policy:
+    return load(settings.dunning_policy or DEFAULT_POLICY)
