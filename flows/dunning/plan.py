@@ -16,10 +16,11 @@ decides not to do is kept per day in dunning.suppressed, with the reason.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import groupby
 
 import duckdb
 import numpy as np
@@ -60,7 +61,8 @@ def key(*parts: object) -> str:
     return hashlib.sha256("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
 
 
-def _candidates(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+def _candidates(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple]:
+    """The mart's rows for as_of (named tuples), ordered by debtor."""
     if not table_columns(con, DUNNING_CANDIDATES):
         raise DebtflowError(f"{DUNNING_CANDIDATES} is not built: run `debtflow transform` first")
     built = con.execute(f"select max(as_of) from {DUNNING_CANDIDATES}").fetchone()[0]
@@ -69,22 +71,25 @@ def _candidates(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
             f"{DUNNING_CANDIDATES} is built for {built}, not {as_of}: run `debtflow transform "
             f"--as-of {as_of}` first (planning on another day's balances would dun wrongly)"
         )
-    return con.execute(
+    cursor = con.execute(
         f"select * from {DUNNING_CANDIDATES} where as_of = ? order by debtor_id, currency", [as_of]
-    ).df()
+    )
+    Row = namedtuple("Row", [d[0] for d in cursor.description])  # noqa: PYI024
+    return [Row(*values) for values in cursor.fetchall()]
 
 
 def _ledger_history(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, list[dict]]:
     """Per debtor, debtflow's own actions that count as taken, oldest first."""
-    frame = con.execute(
+    cursor = con.execute(
         f"select debtor_id, episode_start, step, step_kind, as_of, channel, fee_kind, deadline, "
         f"costs_if_unpaid is not null as stated_costs from {LEDGER} "
         f"where state in {TAKEN} and as_of <= ? order by as_of",
         [as_of],
-    ).df()
+    )
+    names = [d[0] for d in cursor.description]
     history: dict[str, list[dict]] = defaultdict(list)
-    for row in frame.to_dict("records"):
-        history[row["debtor_id"]].append(row)
+    for values in cursor.fetchall():
+        history[values[0]].append(dict(zip(names, values, strict=True)))
     return history
 
 
@@ -104,22 +109,17 @@ def _channel(step: Step, pos: pd.Series) -> tuple[str | None, str]:
     return None, f"no usable {step.channel} contact and no fallback"
 
 
-def decide(
-    positions: pd.DataFrame,
-    taken: list[tuple],
-    pol: Policy,
-    as_of: date,
-) -> Decision:
+def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) -> Decision:
     """The day's decision for one debtor: `positions` are its rows of dunning_candidates,
     `taken` its own ledger actions (see _ledger_history)."""
-    first = positions.iloc[0]
+    first = positions[0]
     decision = Decision()
-    if first.suppression_reason is not None and not pd.isna(first.suppression_reason):
-        for pos in positions.itertuples():
+    if first.suppression_reason is not None:
+        for pos in positions:
             decision.suppressed.append((pos.currency, None, first.suppression_reason))
         return decision
     payable = []
-    for pos in positions.itertuples():
+    for pos in positions:
         if pos.amount_due <= 0:
             decision.suppressed.append((pos.currency, None, "disputed"))
         elif pos.amount_due < pol.minimum(pos.currency):
@@ -224,11 +224,11 @@ def _terms(first, step: Step, pos, channel: str, own: list[dict], as_of: date) -
 
 
 def _missing(value) -> bool:
-    return value is None or (not isinstance(value, (list, np.ndarray)) and pd.isna(value))
+    return value is None
 
 
 def _day(value) -> date:
-    return value if type(value) is date else pd.Timestamp(value).date()
+    return value if type(value) is date else value.date()
 
 
 def decide_all(
@@ -239,8 +239,8 @@ def decide_all(
     candidates = _candidates(con, as_of)
     history = _ledger_history(con, as_of)
     decisions = {
-        debtor_id: decide(rows, history.get(debtor_id, []), pol, as_of)
-        for debtor_id, rows in candidates.groupby("debtor_id", sort=False)
+        debtor_id: decide(list(rows), history.get(debtor_id, []), pol, as_of)
+        for debtor_id, rows in groupby(candidates, key=lambda row: row.debtor_id)
     }
     return pol, decisions
 
@@ -268,8 +268,9 @@ def plan(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dic
         con.execute("rollback")
         raise
     planned: dict[str, dict[str, int]] = defaultdict(dict)
-    for (step, channel), n in Counter((a["step"], a["channel"]) for a in new).items():
-        planned[step][channel] = n
+    if len(new):
+        for (step, channel), n in new.groupby(["step", "channel"]).size().items():
+            planned[step][channel] = int(n)
     return {
         "as_of": as_of.isoformat(),
         "policy": pol.label,
@@ -282,12 +283,11 @@ def plan(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dic
     }
 
 
-def _insert(con, actions: list[dict], as_of: date, pol: Policy, now: datetime) -> list[dict]:
+def _insert(con, actions: list[dict], as_of: date, pol: Policy, now: datetime) -> pd.DataFrame:
     """Insert the actions whose key is not in the ledger yet; return those."""
     if not actions:
-        return []
+        return pd.DataFrame()
     frame = pd.DataFrame(actions)
-    known = set()
     con.register("dunning_keys", frame[["idempotency_key"]])
     try:
         known = {
@@ -300,7 +300,7 @@ def _insert(con, actions: list[dict], as_of: date, pol: Policy, now: datetime) -
         con.unregister("dunning_keys")
     new = frame[~frame["idempotency_key"].isin(known)]
     if new.empty:
-        return []
+        return new
     scores = con.execute(
         f"select debtor_id, grade, p_collect_30d, reason_codes from {DEBTOR_SCORES} where as_of = ?",
         [as_of],
@@ -315,7 +315,7 @@ def _insert(con, actions: list[dict], as_of: date, pol: Policy, now: datetime) -
         con.execute(f"insert into {LEDGER} ({columns}) select {columns} from dunning_new")
     finally:
         con.unregister("dunning_new")
-    return new.to_dict("records")
+    return new
 
 
 def _settle_pending(

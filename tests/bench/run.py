@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 AS_OF = date(2026, 11, 20)
@@ -221,6 +221,97 @@ def stage_small_books() -> dict:
     return out
 
 
+def stage_dunning() -> dict:
+    """Planning for 100,000 overdue debtors (a synthetic marts.dunning_candidates), 2,000
+    e-mails to a local SMTP server (aiosmtpd) with the ledger kept exactly once, and 10,000
+    letters rendered as PDF."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "flows"))
+    import socket
+    from dataclasses import replace
+
+    from aiosmtpd.controller import Controller
+    from dunning_world import AS_OF as DAY
+    from dunning_world import create
+
+    from debtflow.flows.core.settings import Settings
+    from debtflow.flows.core.warehouse import connect
+    from debtflow.flows.dunning import compose, letter, plan, send
+    from debtflow.flows.dunning.policy import policy
+
+    home = HOME / "dunning"
+    shutil.rmtree(home, ignore_errors=True)
+    settings = Settings(home=home)
+    con = connect(settings)
+    create(con)
+    con.execute(
+        "insert into marts.dunning_candidates select ?, 'D' || lpad(i::varchar, 7, '0'), "
+        "case when i % 50 = 0 then 'NOK' else 'EUR' end, "
+        "case when i % 7 = 0 then 'business' else 'consumer' end, ['NL', 'BE', 'NO', 'DE'][1 + i % 4], "
+        "'nl', ? - (5 + i % 120)::int, 5 + i % 120, (20 + i % 900)::decimal(18, 2), 'INV' || i, 1, "
+        "0, null, case i % 3 when 0 then ['reminder_1'] when 1 then ['reminder_1', 'reminder_2'] "
+        "else [] end::varchar[], ? - (i % 40)::int, i % 5 <> 0, i % 4 <> 0, true, "
+        "case when i % 20 = 0 then 'active_plan' end from range(100000) t(i)",
+        [DAY, DAY, DAY],
+    )
+    start = time.perf_counter()
+    planned = plan.plan(con, settings, DAY)
+    plan_s = time.perf_counter() - start
+    # 2,000 of the e-mails, sent to a local SMTP server
+    con.execute(
+        "update dunning.ledger set state = 'held' where channel <> 'email' or idempotency_key "
+        "not in (select idempotency_key from dunning.ledger where channel = 'email' "
+        "order by idempotency_key limit 2000)"
+    )
+    con.execute(
+        "insert into staging.stg_billing__customer_versions select debtor_id, 'Customer', "
+        "lower(debtor_id) || '@example.nl', '+31612345678', 'Kerkstraat 1', '1011 AA', "
+        "'Amsterdam', country, 'nl', timestamp '2020-01-01' from dunning.ledger where state = 'planned'"
+    )
+    con.execute(
+        "insert into intermediate.int_invoices_settled select invoice_id, debtor_id, 'invoice', "
+        "? - 60, ? - 30, amount_due, currency, null from dunning.ledger where state = 'planned'",
+        [DAY, DAY],
+    )
+
+    class Inbox:
+        received = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Inbox.received += 1
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    mail = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    start = time.perf_counter()
+    sent = send.send(con, mail, DAY, at=datetime(2026, 11, 20, 10, 0))
+    send_s = time.perf_counter() - start
+    controller.stop()
+    twice = send.send(con, mail, DAY, at=datetime(2026, 11, 20, 10, 0))["sent"]
+    # 10,000 letters: one message rendered 10,000 times under distinct keys
+    cursor = con.execute("select * from dunning.ledger where state = 'sent' limit 1")
+    action = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+    (msg,) = compose.messages(con, [action], policy(settings), DAY).values()
+    start = time.perf_counter()
+    for i in range(10_000):
+        letter.render_letter_pdf(replace(msg, idempotency_key=f"{i:064d}"))
+    letters_s = time.perf_counter() - start
+    con.close()
+    return {
+        "plan_100k_s": round(plan_s, 1),
+        "planned": planned["planned_total"],
+        "emails": sent["sent"],
+        "email_s": round(send_s, 1),
+        "emails_per_s": round(sent["sent"] / send_s, 1),
+        "received_by_server": Inbox.received,
+        "sent_by_a_second_run": twice,
+        "letters_10k_s": round(letters_s, 1),
+    }
+
+
 STAGES = {
     "simulate": stage_simulate,
     "ingest_world": stage_ingest_world,
@@ -232,6 +323,7 @@ STAGES = {
     "ingest_synthetic": stage_ingest_synthetic,
     "train_2m": stage_train_2m,
     "small_books": stage_small_books,
+    "dunning": stage_dunning,
 }
 
 
