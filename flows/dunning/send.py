@@ -1,10 +1,11 @@
 """Send the planned dunning actions, each exactly once.
 
 An action moves planned -> sending -> sent | failed (or back to planned when its channel was
-unavailable: it waits for the next run). The move to 'sending' is committed before the message
-leaves and the move to 'sent' right after, so a run killed at any point leaves at most the one
-message in flight undecided; the next run sends it again with the same Message-ID (derived from
-the idempotency key), and everything else exactly once. Actions wait while the debtor's country
+unavailable: it waits for the next run). The move to 'sending' is written to the run's journal
+before the message leaves and the move to 'sent' right after (Journal), so a run killed at any
+point leaves at most the one message in flight undecided; the next run applies the journal first
+and sends that one again with the same Message-ID (derived from the idempotency key), and
+everything else exactly once. Actions wait while the debtor's country
 is outside its sending window (weekends, public holidays, contact hours: hours.py), checked
 against `at` (now, or --at for back-fills and tests).
 
@@ -20,6 +21,7 @@ import csv
 import io
 from collections import Counter
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -63,6 +65,8 @@ def send(
     at = at or _now()
     pol = policy(settings)
     statutes = default_statutes()
+    journal = Journal(con, settings.root / "dunning" / "send.journal")
+    journal.recover()  # what a killed run sent, before anything is sent again
     actions = pending(con, as_of)
     senders = channels.configured(settings)
     result = Counter()
@@ -76,7 +80,7 @@ def send(
             key, channel = action["idempotency_key"], action["channel"]
             msg = messages[key]
             if isinstance(msg, str):
-                _move(con, key, "superseded", reason=msg)
+                journal.note(key, "superseded", msg)
                 result["superseded"] += 1
                 continue
             country = action["country"] or ""
@@ -92,25 +96,26 @@ def send(
             if dry_run:
                 result["would_send"] += 1
                 continue
-            _move(con, key, "sending", sending=True)
+            journal.note(key, "sending")
             try:
                 provider_id = channels.with_retries(
                     lambda s=senders[channel], m=msg: s.send(m, as_of),
                     backoff=settings.send_retry_backoff,
                 )
             except Rejected as exc:
-                _move(con, key, "failed", reason=str(exc))
+                journal.note(key, "failed", str(exc))
                 failed[channel] += 1
                 events.append(_event(action, "bounced", at))
             except Transient as exc:
                 # the channel is down: this and the rest of its actions wait for the next run
-                _move(con, key, "planned", reason=str(exc))
+                journal.note(key, "planned", str(exc))
                 down.add(channel)
                 waiting["channel_unavailable"] += 1
             else:
-                _move(con, key, "sent", provider_id=provider_id)
+                journal.note(key, "sent", provider_id)
                 by_channel[channel] += 1
                 events.append(_event(action, "sent", at))
+        journal.apply()
         if not dry_run:
             for channel in FILE_CHANNELS:
                 sent = _send_list(con, settings, channel, as_of, actions)
@@ -119,6 +124,7 @@ def send(
                     events += [_event(a, "sent", at) for a in sent]
             _letter_manifest(con, senders["letter"], as_of)
     finally:
+        journal.close()
         for sender in senders.values():
             sender.close()
     _record_contacts(con, events, as_of)
@@ -134,32 +140,89 @@ def send(
     }
 
 
-def _move(
-    con,
-    key: str,
-    state: str,
-    reason: str | None = None,
-    provider_id: str | None = None,
-    sending: bool = False,
-) -> None:
-    """One committed state change (autocommit: each statement is its own transaction)."""
+class Journal:
+    """A run's state changes, appended to a file and flushed before and after each message
+    leaves, and written to the ledger every BATCH messages: two warehouse commits per message
+    cost more than the SMTP exchange itself. The OS keeps what a killed process wrote, so the
+    next run applies it first (`recover`); only a power cut could lose the last lines, and then
+    at worst resend those messages, with their own Message-IDs."""
+
+    BATCH = 500
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self.con, self.path, self.noted, self.fh = con, path, [], None
+
+    def recover(self) -> None:
+        if self.path.exists():
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            self._write([line.split("\t") for line in lines if line.count("\t") == 3])
+            self.path.unlink()
+
+    def note(self, key: str, state: str, detail: str | None = None) -> None:
+        if self.fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        row = [
+            key,
+            state,
+            _now().replace(tzinfo=None).isoformat(),
+            (detail or "").replace("\t", " "),
+        ]
+        self.fh.write("\t".join(row).replace("\n", " ") + "\n")
+        self.fh.flush()
+        self.noted.append(row)
+        if len(self.noted) >= self.BATCH:
+            self.apply()
+
+    def apply(self) -> None:
+        """Write what was noted to the ledger, then forget it."""
+        if self.noted:
+            self._write(self.noted)
+            self.noted = []
+            self.fh.truncate(0)
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.apply()
+            self.fh.close()
+            self.path.unlink(missing_ok=True)
+            self.fh = None
+
+    def _write(self, rows: list[list[str]]) -> None:
+        """Per key the last state noted; 'sending' lines count the attempts."""
+        frame = pd.DataFrame(rows, columns=["key", "state", "noted_at", "detail"])
+        frame["noted_at"] = pd.to_datetime(frame["noted_at"])
+        frame["attempts"] = frame["state"].eq("sending").groupby(frame["key"]).transform("sum")
+        last = frame.groupby("key").tail(1)
+        self.con.register("dunning_journal", last)
+        try:
+            self.con.execute(
+                f"update {LEDGER} as l set state = j.state, "
+                "sending_at = case when j.state = 'sending' then j.noted_at else l.sending_at end, "
+                "sent_at = case when j.state = 'sent' then j.noted_at else l.sent_at end, "
+                "provider_id = case when j.state = 'sent' then j.detail else l.provider_id end, "
+                "state_reason = case when j.state = 'sent' then null else nullif(j.detail, '') end, "
+                "attempts = coalesce(l.attempts, 0) + j.attempts "
+                "from dunning_journal as j where l.idempotency_key = j.key"
+            )
+        finally:
+            self.con.unregister("dunning_journal")
+
+
+def _move(con, key: str, state: str, provider_id: str | None = None) -> None:
+    """One committed state change, for the day's lists (a batch of actions, not one message)."""
     now = _now().replace(tzinfo=None)
-    if sending:
+    if state == "sending":
         con.execute(
             f"update {LEDGER} set state = 'sending', sending_at = ?, "
             "attempts = coalesce(attempts, 0) + 1 where idempotency_key = ?",
             [now, key],
         )
-    elif state == "sent":
+    else:
         con.execute(
             f"update {LEDGER} set state = 'sent', sent_at = ?, provider_id = ?, "
             "state_reason = null where idempotency_key = ?",
             [now, provider_id, key],
-        )
-    else:
-        con.execute(
-            f"update {LEDGER} set state = ?, state_reason = ? where idempotency_key = ?",
-            [state, reason, key],
         )
 
 
@@ -172,7 +235,7 @@ def _send_list(
     if not todo:
         return []
     for a in todo:
-        _move(con, a["idempotency_key"], "sending", sending=True)
+        _move(con, a["idempotency_key"], "sending")
     name = "call_list.csv" if channel == "phone" else "placement.csv"
     path = settings.outbox_dir / as_of.isoformat() / channel / name
     rows = con.execute(

@@ -271,3 +271,22 @@ def test_a_run_killed_halfway_sends_the_rest_and_nothing_twice(home, monkeypatch
     with connect(get_settings()) as con:
         assert states(con) == {"sent": n}
     assert dunning.send(get_settings(), AS_OF, at=FRIDAY_10)["sent"] == 0
+
+
+def test_a_dry_run_changes_nothing_and_show_tells_a_debtors_history(con, smtp):
+    candidates(con, AS_OF, {"D1": {"amount_due": 1000, "days_past_due": 40,
+                                   "steps_taken": ["reminder_1", "reminder_2"],
+                                   "last_step_date": AS_OF.replace(day=1)},
+                            "D2": {"suppression_reason": "bankrupt"}})  # fmt: skip
+    con.close()
+    dry = dunning.plan_and_send(get_settings(), AS_OF, at=FRIDAY_10, dry_run=True)
+    assert dry["planned"] == {"would_plan": 1} and dry["sent"]["sent"] == 0
+    assert smtp.messages == []
+    dunning.plan_and_send(get_settings(), AS_OF, at=FRIDAY_10)
+    shown = dunning.history(get_settings(), "D1")
+    (action,) = shown["actions"]
+    assert action["step"] == "final_notice" and action["state"] == "sent"
+    assert action["why_channel"] == "the step's channel (letter)"
+    assert dunning.history(get_settings(), "D2")["suppressed"][0]["reason"] == "bankrupt"
+    text = str(dunning.history(get_settings(), "D1"))
+    assert "@" not in text and "Kerkstraat" not in text  # no contact data in the history
