@@ -40,7 +40,8 @@ class Rejected(Exception):
 
 @dataclass
 class Outbox:
-    """Any channel without configuration: the rendered message as a file per action."""
+    """E-mail, SMS or letters without configuration: the rendered message as a file per action
+    (an .eml, a .txt or a .pdf)."""
 
     channel: str
     root: Path
@@ -50,12 +51,10 @@ class Outbox:
         folder = self.root / as_of.isoformat() / self.channel
         if self.channel == "email":
             body = mail.to_mime(msg, "outbox@localhost", msg.email or "", "outbox.local")
-            return _write(folder / f"{msg.idempotency_key}.eml", bytes(body))
+            return write_atomic(folder / f"{msg.idempotency_key}.eml", bytes(body))
         if self.channel == "sms":
-            return _write(folder / f"{msg.idempotency_key}.txt", sms.render_sms(msg).encode())
-        if self.channel == "letter":
-            return _write(folder / f"{msg.idempotency_key}.pdf", letter.render_letter_pdf(msg))
-        return _write(folder / f"{msg.idempotency_key}.json", _work_item(msg).encode())
+            return write_atomic(folder / f"{msg.idempotency_key}.txt", sms.render_sms(msg).encode())
+        return write_atomic(folder / f"{msg.idempotency_key}.pdf", letter.render_letter_pdf(msg))
 
     def close(self) -> None:
         pass
@@ -175,21 +174,6 @@ class Letters:
         pass
 
 
-def _work_item(msg: Message) -> str:
-    """A call-list or placement entry without the rendered text: the agent or agency reads it."""
-    return json.dumps(
-        {
-            "key": msg.idempotency_key,
-            "step": msg.step,
-            "currency": msg.currency,
-            "amount_due": str(sum(i.open_amount for i in msg.invoices)),
-            "invoices": [i.number for i in msg.invoices],
-            "deadline": msg.deadline.isoformat(),
-        },
-        indent=1,
-    )
-
-
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
     if rows:
@@ -199,7 +183,7 @@ def _csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def _write(path: Path, data: bytes) -> str:
+def write_atomic(path: Path, data: bytes) -> str:
     """Readers see the whole file or none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as fh:
@@ -216,9 +200,10 @@ def _put(store, key: str, data: bytes) -> None:
 
 
 def configured(settings: Settings) -> dict[str, object]:
-    """A sender per channel: the configured ones, else the outbox folder."""
+    """A sender per message channel: the configured ones, else the outbox folder. (The call list
+    and the placement file are files of the day in the outbox folder: send.py writes them.)"""
     senders: dict[str, object] = {
-        c: Outbox(c, settings.outbox_dir) for c in ("email", "sms", "letter", "phone", "agency")
+        c: Outbox(c, settings.outbox_dir) for c in ("email", "sms", "letter")
     }
     if settings.smtp_host:
         senders["email"] = Smtp(settings)

@@ -114,13 +114,16 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
     `taken` its own ledger actions (see _ledger_history)."""
     first = positions[0]
     decision = Decision()
-    if first.suppression_reason is not None:
-        for pos in positions:
-            decision.suppressed.append((pos.currency, None, first.suppression_reason))
+    # a standing reason holds for the debtor; 'disputed' for one currency's position only
+    standing = [
+        p.suppression_reason for p in positions if p.suppression_reason not in (None, "disputed")
+    ]
+    if standing:
+        decision.suppressed += [(pos.currency, None, standing[0]) for pos in positions]
         return decision
     payable = []
     for pos in positions:
-        if pos.amount_due <= 0:
+        if pos.amount_due <= 0 or pos.suppression_reason == "disputed":
             decision.suppressed.append((pos.currency, None, "disputed"))
         elif pos.amount_due < pol.minimum(pos.currency):
             decision.suppressed.append((pos.currency, None, "below_min_amount"))

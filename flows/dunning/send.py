@@ -247,7 +247,7 @@ def _send_list(
     ).df()
     out = io.StringIO()
     rows.to_csv(out, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    channels._write(path, out.getvalue().encode())
+    channels.write_atomic(path, out.getvalue().encode())
     for a in todo:
         _move(con, a["idempotency_key"], "sent", provider_id=str(path))
     return todo

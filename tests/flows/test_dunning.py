@@ -136,6 +136,20 @@ def test_currencies_are_never_summed(con, settings):
     ]
 
 
+def test_a_currency_all_disputed_leaves_the_others_dunned(con, settings):
+    candidates(
+        con,
+        AS_OF,
+        {"D1": {"positions": [
+            {"currency": "EUR", "amount_due": Decimal("0"), "suppression_reason": "disputed"},
+            {"currency": "NOK", "amount_due": Decimal("900.00")},
+        ]}},
+    )  # fmt: skip
+    result = plan(con, settings)
+    assert [(c, a) for _, _, c, a, _ in ledger(con)["D1"]] == [("NOK", Decimal("900.00"))]
+    assert result["suppressed"] == {"disputed": 1}
+
+
 def test_a_partial_payment_does_not_restart_the_ladder(con, settings):
     """The episode, not the oldest invoice, names the action: paying only the oldest invoice
     (a new reference invoice the next day) sends no second first reminder."""
