@@ -41,7 +41,7 @@ from debtflow.flows.dunning.statutes import default_statutes
 
 # the states in which an action counts as taken (send.py moves them on); an action still
 # 'planned' is decided again each day: the same step keeps it, another supersedes it
-TAKEN = ("sending", "sent")
+TAKEN = ("sending", "sent", "recalled")
 DEFAULT_DEADLINE_DAYS = 14  # where no law sets one (a call, a hand-over)
 
 

@@ -66,11 +66,24 @@ class Creditor(_Strict):
     payment_link: str | None = None
 
 
+PLACEMENT_FIELDS = (
+    "debtor_id", "currency", "amount_due", "invoice_id", "step", "grade", "p_collect",
+    "reason_codes", "country", "episode_start", "idempotency_key",
+)  # fmt: skip
+
+
+class Agency(_Strict):
+    name: str
+    fields: tuple[Literal[PLACEMENT_FIELDS], ...] = Field(min_length=1)
+
+
 class Policy(_Strict):
     version: str
     min_amount: dict[str, Decimal]
     frequency_cap_days: int = Field(ge=0)
     pending_expire_days: int = Field(ge=1)
+    rate_per_second: dict[Literal["email", "sms", "letter"], float] = {}
+    agency: Agency
     channel_cost: dict[Literal["email", "sms", "letter", "phone", "agency"], Decimal]
     creditor: Creditor
     ladders: tuple[Ladder, ...] = Field(min_length=1)

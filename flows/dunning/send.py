@@ -10,7 +10,8 @@ is outside its sending window (weekends, public holidays, contact hours: hours.p
 against `at` (now, or --at for back-fills and tests).
 
 The agents' call list and the agency's placement file are one file per day, rewritten whole from
-the ledger each run; letters get a print-batch manifest per day. What was sent or bounced goes
+the ledger each run, and placed accounts that were paid or suppressed since go in the agency's
+recall file; letters get a print-batch manifest per day. Each channel keeps the policy's rate. What was sent or bounced goes
 back into raw.contact_events, which the next day's build reads (channel_performance, features,
 and the mart's ladder history).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,10 +29,10 @@ import duckdb
 import pandas as pd
 
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.core.warehouse import LEDGER, LOAD_LOG, RAW
+from debtflow.flows.core.warehouse import DUNNING_CANDIDATES, LEDGER, LOAD_LOG, RAW
 from debtflow.flows.dunning import channels, compose, hours
 from debtflow.flows.dunning.channels import Rejected, Transient
-from debtflow.flows.dunning.policy import policy
+from debtflow.flows.dunning.policy import Policy, policy
 from debtflow.flows.dunning.statutes import default_statutes
 
 FILE_CHANNELS = ("phone", "agency")  # one list per day, not one message per action
@@ -75,6 +77,7 @@ def send(
     messages = compose.messages(con, per_message, pol, as_of)
     events: list[dict] = []
     down: set[str] = set()
+    next_at: dict[str, float] = {}  # the channel's rate limit: when its next send may start
     try:
         for action in per_message:
             key, channel = action["idempotency_key"], action["channel"]
@@ -96,6 +99,10 @@ def send(
             if dry_run:
                 result["would_send"] += 1
                 continue
+            rate = pol.rate_per_second.get(channel)
+            if rate:
+                time.sleep(max(0.0, next_at.get(channel, 0.0) - time.monotonic()))
+                next_at[channel] = time.monotonic() + 1 / rate
             journal.note(key, "sending")
             try:
                 provider_id = channels.with_retries(
@@ -117,8 +124,11 @@ def send(
                 events.append(_event(action, "sent", at))
         journal.apply()
         if not dry_run:
+            recalled = _recall(con, settings, as_of)
+            if recalled:
+                result["recalled"] = recalled
             for channel in FILE_CHANNELS:
-                sent = _send_list(con, settings, channel, as_of, actions)
+                sent = _send_list(con, settings, pol, channel, as_of, actions)
                 if sent:
                     by_channel[channel] += len(sent)
                     events += [_event(a, "sent", at) for a in sent]
@@ -226,11 +236,15 @@ def _move(con, key: str, state: str, provider_id: str | None = None) -> None:
         )
 
 
+CALL_LIST = "debtor_id, step, currency, amount_due, invoice_id, grade, p_collect, reason_codes"
+
+
 def _send_list(
-    con, settings: Settings, channel: str, as_of: date, actions: list[dict]
+    con, settings: Settings, pol: Policy, channel: str, as_of: date, actions: list[dict]
 ) -> list[dict]:
     """The day's call list or placement file: every action of the channel planned for the day or
-    carried over, best expected value first, written whole; then those actions are sent."""
+    carried over, best expected value first, written whole; then those actions are sent. The
+    placement file has the columns agreed with the agency (policy.yml)."""
     todo = [a for a in actions if a["channel"] == channel]
     if not todo:
         return []
@@ -238,19 +252,53 @@ def _send_list(
         _move(con, a["idempotency_key"], "sending")
     name = "call_list.csv" if channel == "phone" else "placement.csv"
     path = settings.outbox_dir / as_of.isoformat() / channel / name
+    columns = CALL_LIST if channel == "phone" else ", ".join(pol.agency.fields)
     rows = con.execute(
-        f"select debtor_id, step, currency, amount_due, invoice_id, grade, p_collect, "
-        f"reason_codes, idempotency_key from {LEDGER} where channel = ? and "
+        f"select {columns} from {LEDGER} where channel = ? and "
         "(state = 'sending' or (state = 'sent' and provider_id = ?)) "
         "order by coalesce(p_collect, 0) * amount_due desc, idempotency_key",
         [channel, str(path)],
     ).df()
-    out = io.StringIO()
-    rows.to_csv(out, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    channels.write_atomic(path, out.getvalue().encode())
+    _write_csv(path, rows)
     for a in todo:
         _move(con, a["idempotency_key"], "sent", provider_id=str(path))
     return todo
+
+
+def _recall(con, settings: Settings, as_of: date) -> int:
+    """Accounts placed with the agency that it must stop collecting: paid, or suppressed since
+    (disputed, deceased, bankrupt, in debt restructuring, on a plan). They go in the day's recall
+    file, and their placement becomes 'recalled' with the reason."""
+    if con.execute(f"select max(as_of) from {DUNNING_CANDIDATES}").fetchone()[0] != as_of:
+        return 0  # without the day's candidates there is no telling who paid
+    rows = con.execute(
+        f"select l.idempotency_key, l.debtor_id, l.currency, l.invoice_id, "
+        f"coalesce(c.suppression_reason, 'paid') as reason from {LEDGER} as l "
+        f"left join {DUNNING_CANDIDATES} as c on c.as_of = ? and c.debtor_id = l.debtor_id "
+        "and c.currency = l.currency "
+        "where l.channel = 'agency' and l.state = 'sent' "
+        "and (c.debtor_id is null or c.suppression_reason <> 'placed_with_agency') "
+        "order by l.debtor_id, l.currency",
+        [as_of],
+    ).df()
+    if rows.empty:
+        return 0
+    path = settings.outbox_dir / as_of.isoformat() / "agency" / "recall.csv"
+    _write_csv(path, rows.drop(columns="idempotency_key"))
+    con.executemany(
+        f"update {LEDGER} set state = 'recalled', state_reason = ? where idempotency_key = ?",
+        [
+            (reason, key)
+            for key, reason in zip(rows["idempotency_key"], rows["reason"], strict=True)
+        ],
+    )
+    return len(rows)
+
+
+def _write_csv(path: Path, rows: pd.DataFrame) -> None:
+    out = io.StringIO()
+    rows.to_csv(out, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    channels.write_atomic(path, out.getvalue().encode())
 
 
 def _letter_manifest(con, sender, as_of: date) -> None:

@@ -290,3 +290,39 @@ def test_a_dry_run_changes_nothing_and_show_tells_a_debtors_history(con, smtp):
     assert dunning.history(get_settings(), "D2")["suppressed"][0]["reason"] == "bankrupt"
     text = str(dunning.history(get_settings(), "D1"))
     assert "@" not in text and "Kerkstraat" not in text  # no contact data in the history
+
+
+def test_placed_accounts_are_recalled_once_paid_or_disputed(con):
+    """The placement file has the columns agreed with the agency (policy.yml); the next day the
+    accounts that were paid or disputed since go in the recall file, and only those."""
+    ready = {"steps_taken": ["reminder_1", "reminder_2", "final_notice", "phone"],
+             "days_past_due": 90, "last_step_date": AS_OF.replace(day=1)}  # fmt: skip
+    candidates(con, AS_OF, {"PAID": dict(ready), "DISPUTES": dict(ready), "STAYS": dict(ready)})
+    plan.plan(con, get_settings(), AS_OF)
+    assert send.send(con, get_settings(), AS_OF, at=FRIDAY_10)["by_channel"] == {"agency": 3}
+    folder = get_settings().outbox_dir / AS_OF.isoformat() / "agency"
+    placement = (folder / "placement.csv").read_text().splitlines()
+    assert (
+        placement[0]
+        == "debtor_id,country,currency,amount_due,invoice_id,episode_start,grade,idempotency_key"
+    )
+    assert len(placement) == 4
+    day2 = AS_OF.replace(day=23)
+    candidates(
+        con,
+        day2,
+        {"DISPUTES": {"suppression_reason": "disputed", "amount_due": 0},
+         "STAYS": {"suppression_reason": "placed_with_agency"}},
+    )  # fmt: skip
+    result = send.send(con, get_settings(), day2, at=datetime(2026, 11, 23, 10, 0))
+    assert result["recalled"] == 2
+    recall = (get_settings().outbox_dir / day2.isoformat() / "agency" / "recall.csv").read_text()
+    assert [line.split(",")[0] for line in recall.splitlines()[1:]] == ["DISPUTES", "PAID"]
+    assert "disputed" in recall and "paid" in recall
+    assert dict(con.execute("select debtor_id, state from dunning.ledger").fetchall()) == {
+        "PAID": "recalled", "DISPUTES": "recalled", "STAYS": "sent"
+    }  # fmt: skip
+    assert (
+        send.send(con, get_settings(), day2, at=datetime(2026, 11, 23, 11, 0)).get("recalled")
+        is None
+    )
