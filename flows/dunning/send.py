@@ -260,6 +260,10 @@ def _send_list(
         [channel, str(path)],
     ).df()
     _write_csv(path, rows)
+    if channel == "phone":  # the agents open it in a spreadsheet
+        xlsx = io.BytesIO()
+        rows.to_excel(xlsx, index=False, sheet_name=f"calls {as_of.isoformat()}")
+        channels.write_atomic(path.with_suffix(".xlsx"), xlsx.getvalue())
     for a in todo:
         _move(con, a["idempotency_key"], "sent", provider_id=str(path))
     return todo

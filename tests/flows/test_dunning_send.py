@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from aiosmtpd.controller import Controller
 from dunning_world import AS_OF, candidates, create
@@ -229,6 +230,8 @@ def test_the_call_list_is_one_file_a_day_best_expected_value_first(con):
     path = get_settings().outbox_dir / AS_OF.isoformat() / "phone" / "call_list.csv"
     rows = path.read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["LARGE", "SMALL"]
+    sheet = pd.read_excel(path.with_suffix(".xlsx"))
+    assert list(sheet["debtor_id"]) == ["LARGE", "SMALL"]
 
 
 # A run killed halfway: the sender runs in a process of its own against a slow server.
