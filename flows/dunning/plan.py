@@ -93,7 +93,7 @@ def _ledger_history(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, li
     return history
 
 
-def _channel(step: Step, pos: pd.Series) -> tuple[str | None, str]:
+def _channel(step: Step, pos: tuple) -> tuple[str | None, str]:
     """The channel for this step and debtor, and why (stored with the action)."""
     if step.channel == "preferred":
         if pos.email_ok:
@@ -137,7 +137,7 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
     own = [t for t in taken if t["episode_start"] == episode]
     steps_taken = set(first.steps_taken) | {t["step"] for t in own}
     done = [names.index(s) for s in steps_taken if s in names]
-    dates = [d for d in (first.last_step_date, *(t["as_of"] for t in own)) if not _missing(d)]
+    dates = [d for d in (first.last_step_date, *(t["as_of"] for t in own)) if d is not None]
     last_date = max(map(_day, dates)) if dates else None
     nxt = max(done) + 1 if done else 0
     if nxt >= len(ladder.steps):
@@ -181,9 +181,7 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
                 "why_channel": why,
                 "invoice_id": pos.reference_invoice_id,
                 "amount_due": pos.amount_due,
-                "excluded_invoices": None
-                if _missing(pos.disputed_invoice_ids)
-                else pos.disputed_invoice_ids,
+                "excluded_invoices": pos.disputed_invoice_ids,
                 "fee_kind": fee.kind if fee else None,
                 "fee_amount": fee.amount if fee else None,
                 "fee_basis": fee.legal_basis if fee else None,
@@ -200,10 +198,8 @@ def _terms(first, step: Step, pos, channel: str, own: list[dict], as_of: date) -
     is no notice: it costs nothing and sets no deadline of its own."""
     if step.kind == "call":
         return law.Terms(True)
-    fee_kinds = [t["fee_kind"] for t in own if not _missing(t["fee_kind"])]
-    notices = [
-        _day(t["deadline"]) for t in own if t["stated_costs"] and not _missing(t["deadline"])
-    ]
+    fee_kinds = [t["fee_kind"] for t in own if t["fee_kind"] is not None]
+    notices = [_day(t["deadline"]) for t in own if t["stated_costs"] and t["deadline"] is not None]
     history = law.History(
         due_date=as_of - timedelta(days=int(pos.days_past_due)),
         reminders=sum(1 for t in own if t["step_kind"] in ("reminder", "final_notice")),
@@ -224,10 +220,6 @@ def _terms(first, step: Step, pos, channel: str, own: list[dict], as_of: date) -
         "letter" if channel in ("letter", "agency") else channel,
         history,
     )
-
-
-def _missing(value) -> bool:
-    return value is None
 
 
 def _day(value) -> date:
