@@ -101,8 +101,7 @@ from (
     left join ranked as named
         on named.invoice_id = payments.invoice_id and named.debtor_id = payments.debtor_id
     left join ranked as referenced
-        on named.rank is null
-        and referenced.invoice_id = payments.reference
+        on referenced.invoice_id = payments.reference
         and referenced.debtor_id = payments.debtor_id
 )
 order by debtor_id, day, kind, event_at, event_id
