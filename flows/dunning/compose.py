@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 import duckdb
+import pyarrow as pa
 
 from debtflow.flows.dunning.messages import (
     STEP_KINDS,
@@ -136,7 +137,5 @@ def _step_for(step_kind: str) -> str:
     return {"final_notice": "final_notice", "agency": "agency"}.get(step_kind, "reminder_1")
 
 
-def _table(debtors: list[str]):
-    import pyarrow as pa
-
+def _table(debtors: list[str]) -> pa.Table:
     return pa.table({"debtor_id": pa.array(debtors, pa.string())})
