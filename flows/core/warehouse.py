@@ -28,13 +28,17 @@ class WarehouseBusy(DebtflowError):
     """Another process held the warehouse for longer than we were willing to wait."""
 
 
-RAW, ML, DUNNING, OPS = "raw", "ml", "dunning", "ops"
+RAW, ML, DUNNING, OPS, SALE = "raw", "ml", "dunning", "ops", "sale"
 LOAD_LOG = f"{RAW}.load_log"
 QUARANTINE = f"{RAW}.quarantine"
 DEBTOR_SCORES = f"{ML}.debtor_scores"
 INVOICE_LATE_SCORES = f"{ML}.invoice_late_scores"
 LEDGER = f"{DUNNING}.ledger"
 SUPPRESSED = f"{DUNNING}.suppressed"
+TAPES = f"{SALE}.tapes"
+TAPE_RECEIVABLES = f"{SALE}.tape_receivables"
+SOLD = f"{SALE}.sold_receivables"
+BUYER_FEEDBACK = f"{SALE}.buyer_feedback"
 RUN_LOG = f"{OPS}.run_log"
 STAGE_LOG = f"{OPS}.stage_log"
 # dbt's marts that Python reads: the day's features per debtor, and who must be neither dunned
@@ -42,6 +46,7 @@ STAGE_LOG = f"{OPS}.stage_log"
 FEATURES = "marts.debtor_features"
 SUPPRESSIONS = "marts.debtor_suppressions"
 DUNNING_CANDIDATES = "marts.dunning_candidates"
+SALE_CANDIDATES = "marts.sale_candidates"
 
 OWN_TABLES = {
     LOAD_LOG: """
@@ -78,6 +83,25 @@ OWN_TABLES = {
     SUPPRESSED: """
         as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL, currency VARCHAR, step VARCHAR,
         reason VARCHAR NOT NULL, policy_version VARCHAR""",
+    # every tape made (a tape id is never reused), what is on it, and what was sold to whom;
+    # dbt reads the last three (sources in models/staging/sale)
+    TAPES: """
+        tape_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, as_of DATE NOT NULL, pool VARCHAR,
+        buyer VARCHAR, state VARCHAR NOT NULL, offered_until DATE, receivables BIGINT,
+        manifest VARCHAR, created_at TIMESTAMP, published_at TIMESTAMP, url VARCHAR""",
+    TAPE_RECEIVABLES: """
+        tape_id VARCHAR NOT NULL, invoice_id VARCHAR NOT NULL, debtor_id VARCHAR NOT NULL,
+        pool VARCHAR, currency VARCHAR, total_balance DECIMAL(18,2),
+        PRIMARY KEY (tape_id, invoice_id)""",
+    SOLD: """
+        invoice_id VARCHAR PRIMARY KEY, debtor_id VARCHAR NOT NULL, tape_id VARCHAR NOT NULL,
+        pool VARCHAR, buyer VARCHAR NOT NULL, currency VARCHAR, total_balance DECIMAL(18,2),
+        sold_on DATE NOT NULL, recorded_at TIMESTAMP""",
+    BUYER_FEEDBACK: """
+        file_name VARCHAR NOT NULL, line_number BIGINT NOT NULL, buyer VARCHAR,
+        debtor_id VARCHAR NOT NULL, invoice_id VARCHAR, reported_on DATE, email VARCHAR,
+        phone_mobile VARCHAR, email_invalid BOOLEAN, phone_invalid BOOLEAN, outcome VARCHAR,
+        amount DECIMAL(18,2), loaded_at TIMESTAMP, PRIMARY KEY (file_name, line_number)""",
     RUN_LOG: """
         as_of DATE NOT NULL, flow VARCHAR NOT NULL, status VARCHAR NOT NULL,
         started_at TIMESTAMP, finished_at TIMESTAMP, message VARCHAR,
@@ -193,7 +217,7 @@ def raw_table_ddl(table: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for schema in (RAW, ML, DUNNING, OPS):
+    for schema in (RAW, ML, DUNNING, OPS, SALE):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table in TABLES:
         con.execute(raw_table_ddl(table))

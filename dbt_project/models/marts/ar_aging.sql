@@ -1,4 +1,5 @@
--- Open receivables at as_of by aging bucket per debtor segment, country and currency.
+-- Open receivables at as_of by aging bucket per debtor segment, country and currency. Sold
+-- receivables leave the buckets and are counted as sold.
 with invoices as (
     select * from {{ ref('fct_invoices') }}
     where document_type = 'invoice' and open_amount > 0
@@ -18,7 +19,8 @@ bucketed as (
         coalesce(debtors.country, 'unknown') as country,
         invoices.currency,
         invoices.open_amount,
-        {{ aging_bucket('invoices.days_past_due') }} as bucket
+        case when invoices.status = 'sold' then 'sold'
+        else {{ aging_bucket('invoices.days_past_due') }} end as bucket
     from invoices
     left join debtors on invoices.debtor_id = debtors.debtor_id
 ),
@@ -41,11 +43,16 @@ final as (
         {{ to_money("coalesce(sum(open_amount) filter (where bucket = '" ~ bucket ~ "'), 0)") }}
             as open_{{ suffix }},
         {%- endfor %}
-        {{ to_money('sum(open_amount)') }} as open_total,
-        {{ to_money("coalesce(sum(open_amount) filter (where bucket <> 'current'), 0)") }}
+        {{ to_money("coalesce(sum(open_amount) filter (where bucket <> 'sold'), 0)") }}
+            as open_total,
+        {{ to_money("coalesce(sum(open_amount) filter (where bucket not in ('current', 'sold')), 0)") }}
             as overdue_total,
-        cast(count(*) as integer) as n_open_invoices,
-        cast(count(*) filter (where bucket <> 'current') as integer) as n_overdue_invoices,
+        cast(count(*) filter (where bucket <> 'sold') as integer) as n_open_invoices,
+        cast(count(*) filter (where bucket not in ('current', 'sold')) as integer)
+            as n_overdue_invoices,
+        {{ to_money("coalesce(sum(open_amount) filter (where bucket = 'sold'), 0)") }}
+            as sold_total,
+        cast(count(*) filter (where bucket = 'sold') as integer) as n_sold_invoices,
         {{ as_of_date() }} as as_of
     from bucketed
     group by all

@@ -1,6 +1,6 @@
 -- One row per invoice or credit note issued before as_of, with its state at as_of: what
 -- payments and credit notes dated before as_of settled (int_invoices_settled), what is open,
--- how late it is, and its collection status.
+-- how late it is, and its collection status ('sold': the buyer's to collect, not the seller's).
 -- A view: the settlement is kept per debtor in int_invoices_settled, and what moves with as_of
 -- (days past due, status, lateness) is computed when read, cheaper than writing 24M rows daily.
 -- A full read pays the status joins (about 2 s at 1M debtors), so models that need no status
@@ -32,9 +32,17 @@ agency_handovers as (
     group by all
 ),
 
+sold as (
+    -- a receivable is the buyer's from the day of its sale on
+    select invoice_id
+    from {{ ref('stg_sale__sold_receivables') }}
+    where sold_on <= {{ as_of_date() }}
+),
+
 state as (
     select
         invoices.*,
+        invoices.invoice_id in (select invoice_id from sold) as is_sold,
         coalesce(invoices.dispute_date < invoices.as_of, false) as is_disputed,
         invoices.debtor_id in (select debtor_id from plans_at) as is_in_plan,
         by_invoice.invoice_id is not null
@@ -71,6 +79,7 @@ final as (
         case
             when document_type = 'credit_note' then 'credit_note'
             when open_amount = 0 then 'paid'
+            when is_sold then 'sold'
             when is_disputed then 'disputed'
             when is_in_plan then 'in_plan'
             when is_with_agency then 'with_agency'

@@ -72,6 +72,23 @@ opt_outs as (
     group by debtor_id
 ),
 
+sale as (
+    -- debtors sold to a debt buyer (never dunned again) or on a bidder tape under offer
+    select debtor_id, 'sold' as reason
+    from {{ ref('stg_sale__sold_receivables') }}
+    where sold_on <= {{ as_of_date() }}
+    union all
+    select debtor_id, 'offered_for_sale' as reason
+    from {{ ref('stg_sale__offered_receivables') }}
+    where {{ as_of_date() }} between offered_from and offered_until
+),
+
+sale_status as (
+    select debtor_id, bool_or(reason = 'sold') as sold
+    from sale
+    group by debtor_id
+),
+
 final as (
     select
         {{ as_of_date() }} as as_of,
@@ -93,6 +110,8 @@ final as (
         debtors.has_valid_mobile and not coalesce(opt_outs.sms_opted_out, false) as sms_ok,
         debtors.has_mobile and not coalesce(opt_outs.phone_opted_out, false) as phone_ok,
         case
+            when sale_status.sold then 'sold'
+            when sale_status.debtor_id is not null then 'offered_for_sale'
             when suppressions.reason is not null then suppressions.reason
             when list_contains(history.steps_taken, 'agency') then 'placed_with_agency'
             when positions.amount_due is null then 'disputed'
@@ -104,6 +123,7 @@ final as (
     left join opt_outs on positions.debtor_id = opt_outs.debtor_id
     left join {{ ref('debtor_suppressions') }} as suppressions
         on positions.debtor_id = suppressions.debtor_id
+    left join sale_status on positions.debtor_id = sale_status.debtor_id
 )
 
 select * from final
