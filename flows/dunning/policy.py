@@ -5,15 +5,13 @@ allows (fees, deadlines, contact hours) is in statutes.yml (law.py, hours.py).
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core import config_file
 from debtflow.flows.core.settings import Settings
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yml")
@@ -127,32 +125,7 @@ class Policy(_Strict):
 
 def load(path: Path) -> Policy:
     """The policy in `path`, validated; a DebtflowError names the file, the key and the fix."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DebtflowError(f"dunning policy {path}: cannot read it ({exc.strerror})") from None
-    try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DebtflowError(f"dunning policy {path}: not valid YAML: {exc}") from None
-    if not isinstance(spec, dict):
-        raise DebtflowError(f"dunning policy {path}: expected a mapping of keys at the top")
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    try:
-        return Policy.model_validate({**spec, "digest": digest})
-    except ValidationError as exc:
-        errors = [(tuple(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
-        # a key whose item failed also reports itself as too short: name the deepest key only
-        deepest = [
-            (loc, msg)
-            for loc, msg in errors
-            if not any(other[: len(loc)] == loc and other != loc for other, _ in errors)
-        ]
-        problems = [f"  {'.'.join(loc) or '(top)'}: {msg}" for loc, msg in deepest]
-        raise DebtflowError(
-            f"dunning policy {path} is not valid; fix these keys (see the comments in "
-            f"{DEFAULT_POLICY.name}, the default policy):\n" + "\n".join(problems)
-        ) from None
+    return config_file.load(path, Policy, "dunning policy", DEFAULT_POLICY)
 
 
 def policy(settings: Settings) -> Policy:
