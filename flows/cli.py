@@ -36,7 +36,7 @@ COMMANDS: dict[str, Command] = {}
 # Commands that may start a new home (the first ingest creates the warehouse); every other
 # command reads an existing one and refuses a home without a warehouse.
 STARTS_A_HOME = {"simulate", "ingest", "run", "backfill", "demo", "doctor"}
-NEEDS_NO_HOME = {"dunning check-policy"}
+NEEDS_NO_HOME = {"dunning check-policy", "tape check-selection"}
 BUILT = "the date the warehouse was last built for"
 MODELS = ("collectability", "late_payment")
 
@@ -364,13 +364,104 @@ def cmd_dunning_show(args, settings):
     _print(dunning.history(settings, args.debtor_id))
 
 
-@command("tape build", "Write the sale tape and its manifest for a date.", as_of())
+@command(
+    "tape build",
+    "Publish one pseudonymised bidder tape per pool (or --pool); a built one is returned.",
+    as_of(),
+    arg("--pool", help="only this pool (e.g. consumer-nl-eur)"),
+    arg("--new", action="store_true", help="withdraw the published tape and make a new one"),
+)
 def cmd_tape_build(args, settings):
     from debtflow.flows.core.warehouse import session
     from debtflow.flows.tape import tape
 
     with session(settings) as con:
-        _print(tape.build_tape(con, settings, _today(args, settings)))
+        tapes = tape.build(con, settings, _today(args, settings), args.pool, args.new)
+    _print([t.summary() for t in tapes])
+
+
+@command("tape list", "Every tape made: id, pool, state, receivables, where it is.")
+def cmd_tape_list(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.tape import tape
+
+    with session(settings) as con:
+        _print(tape.listing(con))
+
+
+@command(
+    "tape show",
+    "A tape's manifest: totals, selection, reconciliation, files; --links for download URLs.",
+    arg("tape_id"),
+    arg("--links", type=int, metavar="HOURS", help="presigned download links valid this long"),
+)
+def cmd_tape_show(args, settings):
+    from debtflow.flows.core.storage import open_store
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.tape import publish, tape
+
+    with session(settings) as con:
+        shown = tape.show(con, args.tape_id)
+    if args.links:
+        store = open_store(settings.tapes_store, settings)
+        shown["links"] = publish.download_links(store, args.tape_id, args.links * 3600)
+    _print(shown)
+
+
+@command(
+    "tape mark-sold",
+    "Record the sale of a bidder tape's receivables: they are never dunned again.",
+    arg("tape_id"),
+    arg("--buyer", required=True, help="the buyer's name"),
+    arg("--pool", help="check that the tape holds this pool"),
+    arg("--on", dest="sold_on", type=iso_date, help="day of the sale YYYY-MM-DD (default: today)"),
+)
+def cmd_tape_mark_sold(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.tape import sale
+
+    with session(settings) as con:
+        sold_on = args.sold_on or settings.today()
+        _print(sale.mark_sold(con, args.tape_id, args.buyer, args.pool, sold_on))
+
+
+@command(
+    "tape full",
+    "The buyer's tape with identities, for a tape sold to that buyer.",
+    arg("tape_id"),
+    arg("--buyer", required=True, help="the buyer the tape was sold to"),
+)
+def cmd_tape_full(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.tape import sale
+
+    with session(settings) as con:
+        _print(sale.full_tape(con, settings, args.tape_id, args.buyer))
+
+
+@command(
+    "tape check-selection",
+    "Validate a sale selection file; say which key is wrong and how to fix it.",
+    arg("file", type=Path),
+)
+def cmd_tape_check_selection(args, settings):
+    from debtflow.flows.tape import selection
+
+    checked = selection.load(args.file)
+    _print({"file": str(args.file), "valid": True, "version": checked.label})
+
+
+@command(
+    "feedback ingest",
+    "Load a buyer's feedback file (new or invalid contact data, outcomes) into the warehouse.",
+    arg("file", type=Path),
+)
+def cmd_feedback_ingest(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.tape import sale
+
+    with session(settings) as con:
+        _print(sale.ingest_feedback(con, settings, args.file))
 
 
 # --- the deployable flows, run here as their deployments run them (infra/prefect.yaml) ---------
@@ -404,11 +495,16 @@ def cmd_run_train(args, settings):
     _print(train(_built(args, settings)))
 
 
-@command("run sale-tape", "The debt-sale tape and its manifest.", as_of())
+@command(
+    "run sale-tape",
+    "One bidder tape per pool, published.",
+    as_of(),
+    arg("--pool", help="only this pool"),
+)
 def cmd_run_sale_tape(args, settings):
     from debtflow.flows.sale_tape import sale_tape
 
-    _print(sale_tape(_today(args, settings)))
+    _print(sale_tape(_today(args, settings), args.pool))
 
 
 # --- operate ------------------------------------------------------------------------------------
@@ -454,7 +550,8 @@ def cmd_demo(args, settings):
 GROUPS = {  # the help of a command whose actions are sub-commands
     "quarantine": "Inspect quarantined rows and re-process them after a fix.",
     "models": "The model registry: versions, metrics, the champion.",
-    "tape": "Debt-sale data tapes.",
+    "tape": "Debt-sale data tapes: build, list, show, mark-sold, full.",
+    "feedback": "Debt buyers' feedback files.",
     "dunning": "Plan the day's dunning actions, then send what may go out now.",
     "run": "Run a deployable flow here, as its deployment runs it (infra/prefect.yaml).",
 }

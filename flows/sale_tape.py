@@ -1,4 +1,4 @@
-"""The `sale-tape` flow (monthly): select, pseudonymise, write the debt-sale tape and its manifest."""
+"""The `sale-tape` flow (monthly): one bidder tape per pool, pseudonymised and published."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ from debtflow.flows.core.warehouse import session
 from debtflow.flows.tape import tape
 
 
-@task(name="build-tape", timeout_seconds=1800)
-def tape_stage(settings: Settings, as_of: date) -> dict:
+@task(name="build-tapes", timeout_seconds=3600)
+def tapes_stage(settings: Settings, as_of: date, pool: str | None) -> list[dict]:
     with session(settings) as con:
-        result = tape.build_tape(con, settings, as_of)
-    return {"path": result["path"], "rows": result["manifest"]["row_count"]}
+        return [t.summary() for t in tape.build(con, settings, as_of, pool)]
 
 
 @flow(name="sale-tape", log_prints=True)
-def sale_tape(as_of: date | None = None) -> dict:
-    """Build the sale tape as of `as_of` (default: today); the marts must be built for it."""
+def sale_tape(as_of: date | None = None, pool: str | None = None) -> dict:
+    """Bidder tapes as of `as_of` (default: today), one per pool or only `pool`; the marts must
+    be built for that date. Run again, it returns the tapes already published."""
     settings = get_settings()
-    return tape_stage(settings, as_of or settings.today())
+    as_of = as_of or settings.today()
+    tapes = tapes_stage(settings, as_of, pool)
+    return {"as_of": as_of.isoformat(), "tapes": tapes}

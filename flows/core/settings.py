@@ -52,8 +52,19 @@ class Settings(BaseSettings):
     dunning_policy: Path | None = Field(
         None, description="YAML dunning policy (flows/dunning/policy.yml is the default)."
     )
-    pseudonym_key: SecretStr = Field(
-        SecretStr("debtflow-demo-key"), description="HMAC key that pseudonymises tape ids."
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="HMAC key that pseudonymises the ids on bidder tapes: a random secret of at "
+        "least 32 characters, kept in your secret store. No default: `debtflow demo` makes one "
+        "in HOME/secrets for its own home, and elsewhere a tape is refused without it.",
+    )
+    tapes_url: str | None = Field(
+        None,
+        description="Where sale tapes are published (under tapes/<tape_id>/): a folder or "
+        "s3://bucket/prefix; default HOME.",
+    )
+    tape_selection: Path | None = Field(
+        None, description="YAML sale selection (flows/tape/selection.yml is the default)."
     )
     duckdb_memory_limit: str = Field(
         default_factory=_half_the_memory,
@@ -145,8 +156,18 @@ class Settings(BaseSettings):
         return self.root / "outbox"
 
     @property
-    def tapes_dir(self) -> Path:
-        return self.root / "tapes"
+    def tapes_store(self) -> str:
+        return self.tapes_url or str(self.root)
+
+    @property
+    def tapes_work_dir(self) -> Path:
+        """Where a tape's files are written before they are published."""
+        return self.root / "tmp" / "tapes"
+
+    @property
+    def pseudonym_key_file(self) -> Path:
+        """The demo's own random key (`debtflow demo` writes it; nothing else reads a file)."""
+        return self.root / "secrets" / "pseudonym.key"
 
     @property
     def reports_dir(self) -> Path:

@@ -14,7 +14,7 @@ from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import row_counts, session
 from debtflow.flows.ingest import ingest
 from debtflow.flows.simulation.simulation import simulate
-from debtflow.flows.tape import tape
+from debtflow.flows.tape import pseudonym, tape
 from debtflow.models import late_payment, registry, train
 
 
@@ -52,18 +52,20 @@ def demo(settings: Settings, debtors: int, months: int, seed: int) -> dict:
     with timed("daily_run", timings):
         result = daily(as_of)
     with timed("tape", timings), session(settings) as con:
-        manifest = tape.build_tape(con, settings, as_of)
+        if settings.pseudonym_key is None:
+            pseudonym.make_demo_key(settings)  # the demo's own random key, in its home
+        tapes = tape.build(con, settings, as_of)
     with session(settings) as con:
         counts = row_counts(con)
     metrics = {
         name: registry.load_metrics(settings, registry.champion_version(settings, name), name)
         for name in (registry.NAME, late_payment.NAME)
     }
-    print_summary(settings, as_of, counts, metrics, result, manifest, timings)
+    print_summary(settings, as_of, counts, metrics, result, tapes, timings)
     return {"rows": counts, "metrics": metrics, "seconds": timings}
 
 
-def print_summary(settings, as_of, counts, metrics, result, manifest, timings) -> None:
+def print_summary(settings, as_of, counts, metrics, result, tapes, timings) -> None:
     line = "-" * 60
     print(f"\n{line}\ndebtflow demo, as of {as_of}\n{line}")
     for table, n in counts.items():
@@ -78,7 +80,10 @@ def print_summary(settings, as_of, counts, metrics, result, manifest, timings) -
             )
     planned = result["stages"]["dunning"]["planned"]
     print(f"  dunning messages planned today          {planned['planned_total']:>12,}")
-    print(f"  tape                                    {manifest['path']}")
+    for t in tapes:
+        print(f"  tape {t.tape_id:<34} {t.manifest['receivables']:>12,} receivables")
+    if not tapes:
+        print("  tape                                    nothing unresolved long enough to sell")
     print(line)
     for stage, seconds in {**timings, **result["seconds"]}.items():
         print(f"  seconds {stage:<31} {seconds:>12.1f}")

@@ -105,6 +105,17 @@ def check_model(s: Settings) -> Check:
     return Check("model", OK, f"champion {version}")
 
 
+def check_tapes(s: Settings) -> Check:
+    from debtflow.flows.core.errors import DebtflowError
+    from debtflow.flows.tape import pseudonym
+
+    try:
+        pseudonym.key(s)
+    except DebtflowError as exc:
+        return Check("tapes", WARN, f"bidder tapes are refused: {exc}")
+    return Check("tapes", OK, f"pseudonymisation key set; tapes publish to {s.tapes_store}")
+
+
 def check_smtp(s: Settings) -> Check | None:
     if not s.smtp_host:
         return None
@@ -152,7 +163,7 @@ def check_prefect(s: Settings) -> Check | None:
 
 
 CHECKS: list[Callable[[Settings], Check | None]] = [
-    check_home, check_landing, check_warehouse, check_dbt, check_model,
+    check_home, check_landing, check_warehouse, check_dbt, check_model, check_tapes,
     check_smtp, check_webhook, check_prefect,
 ]  # fmt: skip
 

@@ -1,192 +1,352 @@
-"""The debt-sale data tape: eligible accounts, pseudonymised, with a manifest bidders can verify.
+"""Sale tapes: the receivables a selection puts up for sale, one tape per pool, made once.
 
-The tape holds no personal data: the account reference is an HMAC of the debtor id under a
-secret key (so the seller can map a buyer's answer back, a bidder cannot), and every other column
-is an amount, a date, a count, a flag or a score. A tape folder is written beside its final place
-and swapped in by rename, so a reader sees the old tape or the new one, never half of either.
+A bidder tape is pseudonymised (pseudonym.py) and holds one row per receivable with the fields of
+dictionary.yml, in CSV, Parquet and XLSX, with its data dictionary, stratification tables and a
+report. Its files are written to a work folder, recorded in the warehouse (sale.tapes,
+sale.tape_receivables), then published to the tape store (publish.py: data first, manifest
+last). A tape id is never reused: building again for a date and pool that has a published tape
+returns that tape; `new=True` withdraws it and makes another. A tape recorded but not yet
+published (a crash) is published by the next build.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
 import shutil
-import uuid
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import duckdb
+import duckdb_extensions
+import jinja2
 import pandas as pd
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
-from debtflow.flows.core.warehouse import DEBTOR_SCORES, FEATURES, SUPPRESSIONS, table_columns
-
-MIN_DAYS_PAST_DUE = 180  # rule of thumb for "collection has run its course"; config later
-TAPE_FILE, MANIFEST_FILE = "tape.csv", "manifest.json"
-INVOICES, PAYMENTS = "marts.fct_invoices", "marts.fct_payments"
-COLUMNS = (
-    "account_ref",
-    "debtor_type",
-    "country",
-    "currency",
-    "face_value",
-    "n_invoices",
-    "oldest_due_date",
-    "days_past_due",
-    "months_since_last_payment",
-    "has_email",
-    "has_mobile",
-    "grade",
-    "p_collect_30d",
+from debtflow.flows.core.storage import open_store
+from debtflow.flows.core.warehouse import (
+    SALE_CANDIDATES,
+    TAPE_RECEIVABLES,
+    TAPES,
+    require_built,
 )
+from debtflow.flows.tape import dictionary, pseudonym, publish, report
+from debtflow.flows.tape.selection import Selection, selection
+
+FORMATS = ("csv", "parquet", "xlsx")
+DICTIONARY_FILE, STRATS_FILE = "data_dictionary.csv", "strats.csv"
+POOL_COLUMNS = {"debtor_type": "legal_type"}  # selection's pool_by -> tape column
 
 
-def account_ref(key: str, debtor_id: str) -> str:
-    return hmac.new(key.encode(), debtor_id.encode(), hashlib.sha256).hexdigest()[:16]
+@dataclass(frozen=True)
+class Tape:
+    tape_id: str
+    pool: str
+    state: str  # built, published, withdrawn, sold
+    manifest: dict
+    url: str | None = None
+
+    def summary(self) -> dict:
+        m = self.manifest
+        return {
+            "tape_id": self.tape_id,
+            "pool": self.pool,
+            "state": self.state,
+            "receivables": m["receivables"],
+            "totals_by_currency": m["totals_by_currency"],
+            "url": self.url,
+        }
 
 
-def _last_payment_sql(con: duckdb.DuckDBPyConnection) -> str:
-    # Partial payments are visible only in fct_payments; without it, the last fully paid invoice.
-    if {"debtor_id", "paid_at"} <= table_columns(con, PAYMENTS):
-        return (
-            f"select debtor_id, max(paid_at::date) as last_paid from {PAYMENTS}"
-            " where paid_at::date < $as_of group by 1"
-        )
-    return (
-        f"select debtor_id, max(paid_date) as last_paid from {INVOICES}"
-        " where as_of = $as_of and paid_date < $as_of group by 1"
+@cache
+def _receivables_template() -> jinja2.Template:
+    text = Path(__file__).with_name("receivables.sql").read_text(encoding="utf-8")
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text)
+
+
+def _labels(edges: tuple, prefix: str = "") -> list[str]:
+    bounds = [0, *edges]
+    labels = [f"{prefix}{lo}-{hi}" for lo, hi in zip(bounds, edges, strict=False)]
+    return [*labels, f"{prefix}{edges[-1]}+"]
+
+
+def receivables_sql(sel: Selection) -> str:
+    balance = [str(e.normalize()) for e in sel.balance_bands]
+    return _receivables_template().render(
+        history=dictionary.HISTORY_MONTHS,
+        pool_by=[POOL_COLUMNS.get(d, d) for d in sel.pool_by],
+        balance_edges=balance,
+        balance_labels=_labels(tuple(balance)),
+        age_edges=sel.age_bands_months,
+        age_labels=_labels(sel.age_bands_months, "m"),
     )
 
 
-def _eligible_sql(con: duckdb.DuckDBPyConnection) -> str:
-    return f"""
-        with overdue as (
-            select debtor_id, count(*) as n_invoices, min(due_date) as oldest_due_date
-            from {INVOICES}
-            where as_of = $as_of and coalesce(document_type, 'invoice') = 'invoice'
-              and open_amount > 0 and due_date < $as_of
-            group by 1
-        ),
-        last_payment as ({_last_payment_sql(con)}),
-        final as (
-            select f.debtor_id, f.debtor_type, f.country, f.currency,
-                   f.overdue_balance as face_value, o.n_invoices, o.oldest_due_date,
-                   f.max_days_past_due as days_past_due,
-                   date_diff('month', p.last_paid, $as_of)
-                     - case when day($as_of) < day(p.last_paid) then 1 else 0 end
-                     as months_since_last_payment,
-                   coalesce(f.has_email, false) as has_email,
-                   coalesce(f.has_mobile, false) as has_mobile,
-                   s.grade, round(s.p_collect_30d, 4) as p_collect_30d
-            from {FEATURES} f
-            join overdue o on o.debtor_id = f.debtor_id
-            left join last_payment p on p.debtor_id = f.debtor_id
-            left join {DEBTOR_SCORES} s on s.debtor_id = f.debtor_id and s.as_of = $as_of
-            where f.as_of = $as_of and f.overdue_balance > 0
-              and f.max_days_past_due >= $min_dpd
-              and coalesce(f.disputed_open_amount, 0) = 0
-              and not exists (select 1 from {SUPPRESSIONS} sup
-                              where sup.debtor_id = f.debtor_id and sup.as_of = $as_of)
-        )
-        select * from final
-    """
-
-
-def _require_marts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    for table in (FEATURES, INVOICES):
-        total, today = con.execute(
-            f"select count(*), count(*) filter (where as_of = ?) from {table}", [as_of]
-        ).fetchone()
-        if total and not today:
-            raise DebtflowError(f"{table} holds no rows for as_of {as_of}; rebuild the marts first")
-
-
-def build_tape(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict:
-    """Write tapes/<as_of>/{tape.csv, manifest.json}, replacing an earlier tape of that day."""
-    _require_marts(con, as_of)
-    params = {"as_of": as_of, "min_dpd": MIN_DAYS_PAST_DUE}
-    con.execute(f"create or replace temp table tape_eligible as {_eligible_sql(con)}", params)
-    key = settings.pseudonym_key.get_secret_value()
-    ids = [r[0] for r in con.execute("select debtor_id from tape_eligible").fetchall()]
-    refs = pd.DataFrame({"debtor_id": ids, "account_ref": [account_ref(key, d) for d in ids]})
-    con.register("tape_refs", refs)
-    try:
-        select = ", ".join(f"r.{c}" if c == "account_ref" else f"e.{c}" for c in COLUMNS)
-        tape_query = (
-            f"select {select} from tape_eligible e join tape_refs r using (debtor_id)"
-            " order by r.account_ref"
-        )
-        totals = con.execute(
-            "select currency, count(*), sum(face_value) from tape_eligible group by 1 order by 1"
-        ).fetchall()
-        final_dir = settings.tapes_dir / as_of.isoformat()
-        work_dir = _fresh_work_dir(settings.tapes_dir, as_of)
-        tape_path = work_dir / TAPE_FILE
-        quoted = str(tape_path).replace("'", "''")
-        con.execute(f"copy ({tape_query}) to '{quoted}' (header, delimiter ',')")
-    finally:
-        con.unregister("tape_refs")
-        con.execute("drop table if exists tape_eligible")
-
-    manifest = {
-        "as_of": as_of.isoformat(),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "row_count": sum(n for _, n, _ in totals),
-        "rows_by_currency": {cur: n for cur, n, _ in totals},
-        "face_value_by_currency": {cur: str(Decimal(total)) for cur, _, total in totals},
-        "eligibility": {
-            "min_days_past_due": MIN_DAYS_PAST_DUE,
-            "excluded": ["disputed_open_amount > 0", f"a reason in {SUPPRESSIONS}"],
+def select_receivables(con: duckdb.DuckDBPyConnection, sel: Selection, as_of: date) -> None:
+    """The temp table tape_rows: every receivable the selection puts on a tape, with its pool."""
+    currencies = [c for c in sel.min_balance if c != "default"]
+    con.execute(
+        f"create or replace temp table tape_rows as {receivables_sql(sel)}",
+        {
+            "as_of": as_of,
+            "months": sel.months_in_collection,
+            "pooled": sel.pooled_apart() or [""],
+            "min_currencies": currencies or [""],
+            "min_amounts": [sel.min_balance[c] for c in currencies] or [Decimal(0)],
+            "min_default": sel.min_balance["default"],
         },
-        "account_ref": "first 16 hex digits of HMAC-SHA256(pseudonym key, debtor_id)",
-        "columns": list(COLUMNS),
-        "files": {TAPE_FILE: _file_facts(tape_path)},
+    )
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: date,
+    pool: str | None = None,
+    new: bool = False,
+) -> list[Tape]:
+    """One bidder tape per pool (or only `pool`) as of `as_of`, published; see the module doc."""
+    require_built(con, as_of)
+    sel = selection(settings)
+    secret = pseudonym.key(settings)  # refuse before any work
+    store = open_store(settings.tapes_store, settings)
+    select_receivables(con, sel, as_of)
+    try:
+        pools = [
+            p for (p,) in con.execute("select distinct pool from tape_rows order by 1").fetchall()
+        ]
+        if pool is not None:
+            if pool not in pools and not _tapes(con, as_of, pool):
+                raise DebtflowError(
+                    f"no receivables in pool {pool!r} as of {as_of}; the pools are: "
+                    + (", ".join(pools) or "none (nothing meets the selection)")
+                )
+            pools = [pool]
+        return [
+            _tape_for_pool(con, settings, store, sel, secret, as_of, name, new) for name in pools
+        ]
+    finally:
+        con.execute("drop table if exists tape_rows")
+
+
+def _tapes(con, as_of: date, pool: str) -> list[Tape]:
+    rows = con.execute(
+        f"select tape_id, pool, state, manifest, url from {TAPES} where kind = 'bidder'"
+        " and as_of = ? and pool = ? and state in ('built', 'published', 'sold')"
+        " order by created_at",
+        [as_of, pool],
+    ).fetchall()
+    return [Tape(t, p, s, json.loads(m), u) for t, p, s, m, u in rows]
+
+
+def _tape_for_pool(con, settings, store, sel, secret, as_of, pool, new) -> Tape:
+    existing = _tapes(con, as_of, pool)
+    for tape in existing:
+        if tape.state == "built":  # recorded, then the publish was interrupted
+            return _publish(con, settings, store, tape)
+    if existing and not new:
+        return existing[-1]
+    for tape in existing:
+        if tape.state == "published":
+            con.execute(f"update {TAPES} set state = 'withdrawn' where tape_id = ?", [tape.tape_id])
+    tape_id = _next_id(con, as_of, pool)
+    work = settings.tapes_work_dir / tape_id
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    manifest = _write_files(con, settings, sel, secret, as_of, pool, tape_id, work)
+    con.execute("begin")
+    try:
+        con.execute(
+            f"insert into {TAPES} (tape_id, kind, as_of, pool, state, offered_until, receivables,"
+            " manifest, created_at) values (?, 'bidder', ?, ?, 'built', ?, ?, ?, ?)",
+            [
+                tape_id,
+                as_of,
+                pool,
+                date.fromisoformat(manifest["offered_until"]),
+                manifest["receivables"],
+                json.dumps(manifest),
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
+        )
+        con.execute(
+            f"insert into {TAPE_RECEIVABLES} select ?, invoice_id, debtor_id, pool, currency,"
+            " total_balance from tape_rows where pool = ?",
+            [tape_id, pool],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return _publish(con, settings, store, Tape(tape_id, pool, "built", manifest))
+
+
+def _next_id(con, as_of: date, pool: str) -> str:
+    """<date>-<pool>-<n>: n counts every tape ever made for the date and pool, so no id returns."""
+    (made,) = con.execute(
+        f"select count(*) from {TAPES} where as_of = ? and pool = ?", [as_of, pool]
+    ).fetchone()
+    return f"{as_of:%Y%m%d}-{pool}-{made + 1}"
+
+
+def _publish(con, settings, store, tape: Tape) -> Tape:
+    work = settings.tapes_work_dir / tape.tape_id
+    if not work.is_dir():
+        con.execute(f"update {TAPES} set state = 'failed' where tape_id = ?", [tape.tape_id])
+        raise DebtflowError(
+            f"tape {tape.tape_id} was recorded but its files in {work} are gone; it is marked "
+            "failed: build again to make a new tape"
+        )
+    written = publish.publish(store, work, tape.tape_id, tape.manifest)
+    url = f"{store.url.rstrip('/')}/{publish.tape_prefix(tape.tape_id)}/"
+    con.execute(
+        f"update {TAPES} set state = 'published', published_at = ?, url = ?, manifest = ?"
+        " where tape_id = ?",
+        [datetime.now(UTC).replace(tzinfo=None), url, json.dumps(written), tape.tape_id],
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return Tape(tape.tape_id, tape.pool, "published", written, url)
+
+
+def _write_files(con, settings, sel, secret, as_of, pool, tape_id, work: Path) -> dict:
+    rows = con.execute("select * from tape_rows where pool = ? order by invoice_id", [pool]).df()
+    rows = pseudonymise(rows, secret)
+    columns = [f.name for f in dictionary.fields()]
+    tape = rows[columns]
+    write_tables(tape, work / "tape")
+    dictionary.write_dictionary(work / DICTIONARY_FILE)
+    strats = report.stratify(tape)
+    report.write_strats(strats, work / STRATS_FILE)
+    reconciliation = reconcile(con, rows, as_of)
+    manifest = {
+        "tape_id": tape_id,
+        "kind": "bidder",
+        "contains_personal_data": False,
+        "as_of": as_of.isoformat(),
+        "pool": pool,
+        "pools": [pool],
+        "offered_until": (as_of + timedelta(days=sel.offer_days)).isoformat(),
+        "receivables": len(tape),
+        "debtors": int(tape["counterparty_id"].nunique()),
+        "totals_by_currency": _totals(tape),
+        "selection": _selection_facts(sel),
+        "model_versions": sorted(v for v in tape["model_version"].dropna().unique()),
+        "pseudonyms": {
+            "method": f"HMAC-SHA256 of 'debtor:<id>' and 'invoice:<id>', first "
+            f"{pseudonym.DIGITS} hex digits",
+            "key_fingerprint": pseudonym.fingerprint(secret),
+        },
+        "reconciliation": reconciliation,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    manifest_path = work_dir / MANIFEST_FILE
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    _fsync(manifest_path)
-    _swap_in(work_dir, final_dir)
+    report.write_report(tape, manifest, reconciliation, work)
+    return manifest
+
+
+def pseudonymise(rows: pd.DataFrame, secret: bytes) -> pd.DataFrame:
+    debtors = {d: pseudonym.pseudonym(secret, "debtor", d) for d in rows["debtor_id"].unique()}
+    return rows.assign(
+        counterparty_id=rows["debtor_id"].map(debtors),
+        receivable_id=[pseudonym.pseudonym(secret, "invoice", i) for i in rows["invoice_id"]],
+    )
+
+
+def write_tables(tape: pd.DataFrame, stem: Path) -> None:
+    """stem.csv, stem.parquet and stem.xlsx with the same rows and columns."""
+    con = duckdb.connect()
+    try:
+        duckdb_extensions.import_extension("excel", con=con)
+        con.execute("load excel")
+        con.register("tape", tape)
+        for fmt, options in (
+            ("csv", "header, delimiter ','"),
+            ("parquet", "format parquet, compression zstd"),
+            ("xlsx", "format xlsx, header true"),
+        ):
+            path = str(stem.with_suffix(f".{fmt}")).replace("'", "''")
+            con.execute(f"copy tape to '{path}' ({options})")
+    finally:
+        con.close()
+
+
+def _totals(tape: pd.DataFrame) -> dict[str, dict]:
+    totals = {}
+    for currency, group in tape.groupby("currency", sort=True):
+        totals[currency] = {
+            "receivables": len(group),
+            "principal_balance": str(sum(group["principal_balance"], Decimal(0))),
+            "total_balance": str(sum(group["total_balance"], Decimal(0))),
+        }
+    return totals
+
+
+def _selection_facts(sel: Selection) -> dict:
     return {
-        "manifest": manifest,
-        "path": str(final_dir),
-        "tape_path": str(final_dir / TAPE_FILE),
-        "manifest_path": str(final_dir / MANIFEST_FILE),
+        "version": sel.label,
+        "months_in_collection": sel.months_in_collection,
+        "min_balance": {k: str(v) for k, v in sel.min_balance.items()},
+        "excluded": sel.excluded(),
+        "pooled_apart": sel.pooled_apart(),
+        "pool_by": list(sel.pool_by),
+        "offer_days": sel.offer_days,
     }
 
 
-def _file_facts(path: Path) -> dict:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
+def reconcile(con, rows: pd.DataFrame, as_of: date) -> list[dict]:
+    """The tape's principal per currency against fct_invoices' open amount of the same invoices."""
+    con.register("tape_invoices", rows[["invoice_id", "currency", "principal_balance"]])
+    try:
+        found = con.execute(
+            "select t.currency, count(*), sum(t.principal_balance), sum(f.open_amount)"
+            " from tape_invoices t left join marts.fct_invoices f"
+            " on f.invoice_id = t.invoice_id and f.as_of = ? group by 1 order by 1",
+            [as_of],
+        ).fetchall()
+    finally:
+        con.unregister("tape_invoices")
+    return [
+        {
+            "currency": currency,
+            "receivables": n,
+            "tape_total": str(tape_total),
+            "warehouse_total": str(warehouse_total or Decimal(0)),
+            "difference": str(tape_total - (warehouse_total or Decimal(0))),
+        }
+        for currency, n, tape_total, warehouse_total in found
+    ]
 
 
-def _fsync(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
+def listing(con) -> list[dict]:
+    rows = con.execute(
+        f"select tape_id, kind, as_of, pool, buyer, state, receivables, created_at, url"
+        f" from {TAPES} order by created_at, tape_id"
+    ).fetchall()
+    keys = (
+        "tape_id",
+        "kind",
+        "as_of",
+        "pool",
+        "buyer",
+        "state",
+        "receivables",
+        "created_at",
+        "url",
+    )
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def _fresh_work_dir(tapes_dir: Path, as_of: date) -> Path:
-    tapes_dir.mkdir(parents=True, exist_ok=True)
-    for stale in tapes_dir.glob(f".{as_of.isoformat()}.*"):  # left by a crashed build
-        shutil.rmtree(stale, ignore_errors=True)
-    work_dir = tapes_dir / f".{as_of.isoformat()}.tmp-{uuid.uuid4().hex[:8]}"
-    work_dir.mkdir()
-    return work_dir
+def show(con, tape_id: str) -> dict:
+    row = con.execute(
+        f"select state, manifest, url from {TAPES} where tape_id = ?", [tape_id]
+    ).fetchone()
+    if row is None:
+        raise DebtflowError(f"no tape {tape_id!r}; `debtflow tape list` shows the tapes")
+    state, manifest, url = row
+    return {"tape_id": tape_id, "state": state, "url": url, "manifest": json.loads(manifest)}
 
 
-def _swap_in(work_dir: Path, final_dir: Path) -> None:
-    """rename(2) cannot replace a non-empty folder: move the old one aside first."""
-    _fsync(work_dir / TAPE_FILE)
-    old = None
-    if final_dir.exists():
-        old = final_dir.with_name(f".{final_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(final_dir, old)
-    os.replace(work_dir, final_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def candidates_count(con) -> int:
+    return con.execute(f"select count(*) from {SALE_CANDIDATES}").fetchone()[0]
