@@ -1,9 +1,12 @@
-"""The sale tape's strats on a hand-made ten-row tape: exact figures per currency and band."""
+"""The sale tape's strats and report on a hand-made ten-row tape: exact figures per currency and
+band, and a self-contained HTML and a paged PDF that carry no row of the tape."""
 
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -71,9 +74,44 @@ def sample_tape() -> pd.DataFrame:
     return make_tape(rows)
 
 
+MANIFEST = {
+    "tape_id": "T-2026-11",
+    "as_of": "2026-11-01",
+    "kind": "bidder",
+    "pools": ["consumer-nl", "nordic"],
+    "rows": 10,
+    "totals_by_currency": {"EUR": "7499.99", "NOK": "17999.99"},
+    "selection": {"min_days_past_due": 180, "exclude": ["disputed", "deceased"]},
+    "model_version": None,
+    "created_at": "2026-11-01T06:00:00+00:00",
+}
+RECONCILIATION = [
+    {
+        "currency": "EUR",
+        "receivables": 6,
+        "tape_total": "7499.99",
+        "warehouse_total": Decimal("7499.99"),
+        "difference": "0.00",
+    },
+    {
+        "currency": "NOK",
+        "receivables": 4,
+        "tape_total": Decimal("17999.99"),
+        "warehouse_total": "18010.00",
+        "difference": Decimal("-10.01"),
+    },
+]
+
+
 @pytest.fixture(scope="module")
 def strats() -> dict[str, pd.DataFrame]:
     return report.stratify(sample_tape())
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("report")
+    return report.write_report(sample_tape(), MANIFEST, RECONCILIATION, out)
 
 
 def rows_of(table: pd.DataFrame, currency: str) -> dict[str, tuple]:
@@ -233,3 +271,63 @@ def test_write_strats_in_long_form(strats, tmp_path):
     assert first["share_of_face"] == f"{149.99 / EUR_FACE:.6f}"
     empty = next(r for r in rows if r["band"] == "500-1000" and r["currency"] == "EUR")
     assert (empty["face_value"], empty["avg_balance"]) == ("0.00", "")
+
+
+def test_the_html_is_self_contained_and_holds_no_row(written):
+    html_path, pdf_path = written
+    assert (html_path.name, pdf_path.name) == ("report.html", "report.pdf")
+    html = html_path.read_text(encoding="utf-8")
+    for reference in ("http://", "https://", 'src="//', "<link", "<script", "@import", "url("):
+        assert reference not in html
+    assert html.count('src="data:image/png;base64,') == 8  # 7 dimensions and the curve
+    for heading in (
+        "Summary",
+        "Pools",
+        "Reconciliation",
+        "Stratification",
+        "Collections curve",
+        "Data dictionary",
+    ):
+        assert re.search(f"<h2[^>]*>{heading}</h2>", html)
+    assert "data_dictionary.csv" in html
+    assert "T-2026-11" in html and "min_days_past_due" in html and "disputed, deceased" in html
+    assert "7,499.99" in html and "17,999.99" in html
+    assert "cp-" not in html and "rc-" not in html  # not a pseudonym of any row
+
+
+def test_the_reconciliation_verdict_per_currency(written):
+    html = written[0].read_text(encoding="utf-8")
+    section = html.split(">Reconciliation</h2>")[1].split("</table>")[0]
+    eur, nok = section.split("<tr>")[2:4]
+    assert "EUR" in eur and ">reconciles<" in eur
+    assert "NOK" in nok and ">does NOT reconcile<" in nok and "-10.01" in nok
+    assert "does NOT reconcile with the warehouse in NOK" in section
+
+
+def test_a_mis_stated_difference_does_not_reconcile():
+    line = {"tape_total": "10.00", "warehouse_total": "10.01", "difference": "0"}
+    assert not report._reconciles({"currency": "EUR", **line})
+    assert report._reconciles({"currency": "EUR", **line, "warehouse_total": "10.00"})
+
+
+def test_a_currency_without_a_reconciliation_line_does_not_reconcile(tmp_path):
+    tape = sample_tape()
+    html_path, _ = report.write_report(tape, MANIFEST, RECONCILIATION[:1], tmp_path)
+    html = html_path.read_text(encoding="utf-8")
+    assert "The tape does NOT reconcile with the warehouse in NOK." in html
+    nok = html.split(">Reconciliation</h2>")[1].split("</table>")[0].split("<tr>")[3]
+    assert ">NOK<" in nok and ">17,999.99<" in nok and ">does NOT reconcile<" in nok
+
+
+def test_the_pdf_has_a_page_per_part(written):
+    data = written[1].read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type /Page\b(?!s)", data))
+    assert pages == 7  # summary; a page per dimension but two shared; the curve
+    assert b"/CreationDate (D:20261101000000Z" in data
+
+
+def test_the_same_tape_gives_the_same_files(written, tmp_path):
+    again = report.write_report(sample_tape(), MANIFEST, RECONCILIATION, tmp_path)
+    assert again[0].read_bytes() == written[0].read_bytes()
+    assert again[1].read_bytes() == written[1].read_bytes()
