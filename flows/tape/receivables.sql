@@ -162,7 +162,7 @@ rows as (
     left join fees on candidates.invoice_id = fees.invoice_id
     left join ml.debtor_scores as scores
         on candidates.debtor_id = scores.debtor_id and scores.as_of = $as_of
-)
+),
 
 banded as (
     select

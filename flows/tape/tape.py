@@ -33,6 +33,7 @@ from debtflow.flows.core.warehouse import (
     TAPES,
     require_built,
 )
+from debtflow.flows.dunning.policy import policy
 from debtflow.flows.tape import dictionary, pseudonym, publish, report
 from debtflow.flows.tape.selection import Selection, selection
 
@@ -212,75 +213,98 @@ def _publish(con, settings, store, tape: Tape) -> Tape:
 
 
 def _write_files(con, settings, sel, secret, as_of, pool, tape_id, work: Path) -> dict:
-    rows = con.execute("select * from tape_rows where pool = ? order by invoice_id", [pool]).df()
-    rows = pseudonymise(rows, secret)
-    columns = [f.name for f in dictionary.fields()]
-    tape = rows[columns]
-    write_tables(tape, work / "tape")
-    dictionary.write_dictionary(work / DICTIONARY_FILE)
-    strats = report.stratify(tape)
-    report.write_strats(strats, work / STRATS_FILE)
-    reconciliation = reconcile(con, rows, as_of)
-    manifest = {
-        "tape_id": tape_id,
-        "kind": "bidder",
-        "contains_personal_data": False,
-        "as_of": as_of.isoformat(),
-        "pool": pool,
-        "pools": [pool],
-        "offered_until": (as_of + timedelta(days=sel.offer_days)).isoformat(),
-        "receivables": len(tape),
-        "debtors": int(tape["counterparty_id"].nunique()),
-        "totals_by_currency": _totals(tape),
-        "selection": _selection_facts(sel),
-        "model_versions": sorted(v for v in tape["model_version"].dropna().unique()),
-        "pseudonyms": {
-            "method": f"HMAC-SHA256 of 'debtor:<id>' and 'invoice:<id>', first "
-            f"{pseudonym.DIGITS} hex digits",
-            "key_fingerprint": pseudonym.fingerprint(secret),
-        },
-        "reconciliation": reconciliation,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    report.write_report(tape, manifest, reconciliation, work)
+    ids = con.execute("select debtor_id, invoice_id from tape_rows where pool = ?", [pool]).df()
+    con.register("tape_ids", pseudonymise(ids, secret))
+    try:
+        con.execute("create or replace temp table tape_map as select * from tape_ids")
+    finally:
+        con.unregister("tape_ids")
+    columns = ", ".join(f.name for f in dictionary.fields())
+    try:
+        # money stays DECIMAL up to the files: pandas would make it float
+        con.execute(
+            f"create or replace temp table tape_out as select {columns} from ("
+            "  select r.*, m.counterparty_id, m.receivable_id,"
+            "    case when r.collection_type = 'external' then $agency end as agency"
+            "  from tape_rows r join tape_map m using (invoice_id) where r.pool = $pool"
+            ") order by receivable_id",
+            # the agency the seller places with (dunning policy); the landing data names none
+            {"pool": pool, "agency": policy(settings).agency.name},
+        )
+        write_tables(con, "tape_out", work / "tape")
+        dictionary.write_dictionary(work / DICTIONARY_FILE)
+        tape = con.execute("select * from tape_out").df()
+        report.write_strats(report.stratify(tape), work / STRATS_FILE)
+        reconciliation = reconcile(con, as_of)
+        manifest = {
+            "tape_id": tape_id,
+            "kind": "bidder",
+            "contains_personal_data": False,
+            "as_of": as_of.isoformat(),
+            "pool": pool,
+            "pools": [pool],
+            "offered_until": (as_of + timedelta(days=sel.offer_days)).isoformat(),
+            "receivables": len(tape),
+            "debtors": int(tape["counterparty_id"].nunique()),
+            "totals_by_currency": _totals(con),
+            "selection": _selection_facts(sel),
+            "model_versions": sorted(v for v in tape["model_version"].dropna().unique()),
+            "pseudonyms": {
+                "method": f"HMAC-SHA256 of 'debtor:<id>' and 'invoice:<id>', first "
+                f"{pseudonym.DIGITS} hex digits",
+                "key_fingerprint": pseudonym.fingerprint(secret),
+            },
+            "reconciliation": reconciliation,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        report.write_report(tape, manifest, reconciliation, work)
+    finally:
+        con.execute("drop table if exists tape_out; drop table if exists tape_map")
     return manifest
 
 
-def pseudonymise(rows: pd.DataFrame, secret: bytes) -> pd.DataFrame:
-    debtors = {d: pseudonym.pseudonym(secret, "debtor", d) for d in rows["debtor_id"].unique()}
-    return rows.assign(
-        counterparty_id=rows["debtor_id"].map(debtors),
-        receivable_id=[pseudonym.pseudonym(secret, "invoice", i) for i in rows["invoice_id"]],
+def pseudonymise(ids: pd.DataFrame, secret: bytes) -> pd.DataFrame:
+    """invoice_id with its counterparty_id and receivable_id."""
+    debtors = {d: pseudonym.pseudonym(secret, "debtor", d) for d in ids["debtor_id"].unique()}
+    return pd.DataFrame(
+        {
+            "invoice_id": ids["invoice_id"],
+            "counterparty_id": ids["debtor_id"].map(debtors),
+            "receivable_id": [pseudonym.pseudonym(secret, "invoice", i) for i in ids["invoice_id"]],
+        }
     )
 
 
-def write_tables(tape: pd.DataFrame, stem: Path) -> None:
-    """stem.csv, stem.parquet and stem.xlsx with the same rows and columns."""
-    con = duckdb.connect()
+def write_tables(con: duckdb.DuckDBPyConnection, relation: str, stem: Path) -> None:
+    """stem.csv, stem.parquet and stem.xlsx with the rows and columns of `relation`."""
+
+    def path(fmt: str) -> str:
+        return str(stem.with_suffix(f".{fmt}")).replace("'", "''")
+
+    con.execute(f"copy {relation} to '{path('csv')}' (header, delimiter ',')")
+    con.execute(f"copy {relation} to '{path('parquet')}' (format parquet, compression zstd)")
+    # the excel extension in a connection of its own: the warehouse's stays as configured
+    xlsx = duckdb.connect()
     try:
-        duckdb_extensions.import_extension("excel", con=con)
-        con.execute("load excel")
-        con.register("tape", tape)
-        for fmt, options in (
-            ("csv", "header, delimiter ','"),
-            ("parquet", "format parquet, compression zstd"),
-            ("xlsx", "format xlsx, header true"),
-        ):
-            path = str(stem.with_suffix(f".{fmt}")).replace("'", "''")
-            con.execute(f"copy tape to '{path}' ({options})")
+        duckdb_extensions.import_extension("excel", con=xlsx)
+        xlsx.execute("load excel")
+        xlsx.execute(
+            f"copy (select * from read_parquet('{path('parquet')}')) to '{path('xlsx')}'"
+            " (format xlsx, header true)"
+        )
     finally:
-        con.close()
+        xlsx.close()
 
 
-def _totals(tape: pd.DataFrame) -> dict[str, dict]:
-    totals = {}
-    for currency, group in tape.groupby("currency", sort=True):
-        totals[currency] = {
-            "receivables": len(group),
-            "principal_balance": str(sum(group["principal_balance"], Decimal(0))),
-            "total_balance": str(sum(group["total_balance"], Decimal(0))),
-        }
-    return totals
+def _totals(con) -> dict[str, dict]:
+    rows = con.execute(
+        "select currency, count(*), sum(principal_balance), sum(total_balance) from tape_out"
+        " group by 1 order by 1"
+    ).fetchall()
+    return {
+        currency: {"receivables": n, "principal_balance": str(p), "total_balance": str(t)}
+        for currency, n, p, t in rows
+    }
 
 
 def _selection_facts(sel: Selection) -> dict:
@@ -295,18 +319,16 @@ def _selection_facts(sel: Selection) -> dict:
     }
 
 
-def reconcile(con, rows: pd.DataFrame, as_of: date) -> list[dict]:
-    """The tape's principal per currency against fct_invoices' open amount of the same invoices."""
-    con.register("tape_invoices", rows[["invoice_id", "currency", "principal_balance"]])
-    try:
-        found = con.execute(
-            "select t.currency, count(*), sum(t.principal_balance), sum(f.open_amount)"
-            " from tape_invoices t left join marts.fct_invoices f"
-            " on f.invoice_id = t.invoice_id and f.as_of = ? group by 1 order by 1",
-            [as_of],
-        ).fetchall()
-    finally:
-        con.unregister("tape_invoices")
+def reconcile(con, as_of: date) -> list[dict]:
+    """The tape's principal per currency against fct_invoices' open amount of the same invoices
+    (the tape reads sale_candidates, a view over the same mart: a difference is a bug)."""
+    found = con.execute(
+        "select t.currency, count(*), sum(t.principal_balance), sum(f.open_amount)"
+        " from tape_out t join tape_map m using (receivable_id)"
+        " left join marts.fct_invoices f on f.invoice_id = m.invoice_id and f.as_of = ?"
+        " group by 1 order by 1",
+        [as_of],
+    ).fetchall()
     return [
         {
             "currency": currency,
