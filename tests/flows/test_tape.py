@@ -1,221 +1,388 @@
-"""The debt-sale tape on hand-made marts: who is on it, what it says, and how it is written."""
+"""Sale tapes on a small simulated world loaded through the real ingest and dbt build: who is on
+a tape, that it reconciles, that it names nobody, how it is published (a folder, and moto's S3
+server over HTTP), and what a sale changes (the aging, the dunning, the buyer's full tape)."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
-import json
+import io
+import re
+import shutil
+import subprocess
+import uuid
+import zipfile
+import zlib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import boto3
 import duckdb
+import pandas as pd
 import pytest
-from model_views import create_model_view
+from pydantic import SecretStr
 
+from debtflow.flows.build import transform
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect, ensure_schema
-from debtflow.flows.ingest.contract import personal_columns
-from debtflow.flows.tape import tape
+from debtflow.flows.core.settings import SOURCE_ROOT, Settings
+from debtflow.flows.core.storage import S3Store
+from debtflow.flows.core.warehouse import connect
+from debtflow.flows.dunning import dunning
+from debtflow.flows.ingest import ingest
+from debtflow.flows.ingest.contract import TABLES, personal_columns
+from debtflow.flows.simulation.simulation import simulate
+from debtflow.flows.tape import dictionary, pseudonym, sale, tape
+from debtflow.flows.tape.selection import load as load_selection
 
 AS_OF = date(2026, 11, 20)
+KEY = "tApe-" + "x7Qm2Lp9Zr4Vw8Ks1Nd6Hb3Jc5Fg0Ty" + "-uE9aW"  # made up for the test only
 
-# debtor_id, overdue, currency, max_dpd, disputed, active_plan, restructuring, bankrupt, deceased
-DEBTORS = [
-    ("OLD1", "300.00", "EUR", 200, 0, False, False, False, False),
-    ("OLD2", "120.50", "EUR", 180, 0, False, False, False, False),
-    ("OLDNOK", "999.00", "NOK", 400, 0, False, False, False, False),
-    ("YOUNG", "80.00", "EUR", 179, 0, False, False, False, False),
-    ("DISP", "90.00", "EUR", 250, 10, False, False, False, False),
-    ("PLAN", "90.00", "EUR", 250, 0, True, False, False, False),
-    ("WSNP", "90.00", "EUR", 250, 0, False, True, False, False),
-    ("BANK", "90.00", "EUR", 250, 0, False, False, True, False),
-    ("DEAD", "90.00", "EUR", 250, 0, False, False, False, True),
-    ("PAID", "0.00", "EUR", 0, 0, False, False, False, False),
-]
-ELIGIBLE = {"OLD1", "OLD2", "OLDNOK"}
 
-# invoice_id, debtor_id, due_date, amount, open_amount, paid_date
-INVOICES = [
-    ("I1a", "OLD1", "2026-05-04", "200.00", "200.00", None),
-    ("I1b", "OLD1", "2026-06-04", "100.00", "100.00", None),
-    ("I1c", "OLD1", "2026-03-04", "50.00", "0.00", "2026-08-15"),
-    ("I2a", "OLD2", "2026-05-24", "120.50", "120.50", None),
-    ("I3a", "OLDNOK", "2025-10-16", "999.00", "999.00", None),
-    ("I4a", "YOUNG", "2026-05-25", "80.00", "80.00", None),
-    ("I5a", "DISP", "2026-03-15", "90.00", "90.00", None),
-    ("I6a", "PLAN", "2026-03-15", "90.00", "90.00", None),
-    ("I7a", "WSNP", "2026-03-15", "90.00", "90.00", None),
-    ("I8a", "BANK", "2026-03-15", "90.00", "90.00", None),
-    ("I9a", "DEAD", "2026-03-15", "90.00", "90.00", None),
-]
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 debtors over 30 months: receivables unresolved a year after collection started."""
+    out = tmp_path_factory.mktemp("world")
+    simulate(400, 30, 7, out, AS_OF, 2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, world: Path) -> Path:
+    """A home with the world loaded and built as of AS_OF, copied per test (tests change it)."""
+    home = tmp_path_factory.mktemp("built")
+    settings = Settings(home=home, landing_url=str(world / "landing"))
+    ingest.ingest(settings, AS_OF)
+    transform.build(settings, AS_OF)
+    return home
 
 
 @pytest.fixture
-def settings(home: Path) -> Settings:
-    return get_settings()
+def settings(built: Path, world: Path, tmp_path: Path) -> Settings:
+    home = tmp_path / "home"
+    shutil.copytree(built, home)
+    return Settings(home=home, landing_url=str(world / "landing"), pseudonym_key=KEY)
 
 
 @pytest.fixture
-def con(settings: Settings) -> duckdb.DuckDBPyConnection:
+def con(settings: Settings):
     con = connect(settings)
-    ensure_schema(con)
-    con.execute("create schema if not exists marts")
-    con.execute(
-        "create table marts.debtor_features (debtor_id varchar, as_of date,"
-        " oldest_overdue_invoice_id varchar, overdue_balance decimal(18,2),"
-        " open_balance decimal(18,2), currency varchar, max_days_past_due integer,"
-        " n_overdue_invoices integer, has_email boolean, has_mobile boolean,"
-        " email_bounced boolean, sms_bounced boolean, disputed_open_amount decimal(18,2),"
-        " active_plan boolean, debt_restructuring boolean, bankrupt boolean, deceased boolean,"
-        " debtor_type varchar, country varchar)"
-    )
-    create_model_view(con, "debtor_suppressions")
-    for d, overdue, cur, dpd, disputed, plan, wsnp, bank, dead in DEBTORS:
-        con.execute(
-            "insert into marts.debtor_features values"
-            " (?, ?, null, ?, ?, ?, ?, 1, true, false, false, false, ?, ?, ?, ?, ?, 'consumer', 'NL')",
-            [d, AS_OF, overdue, overdue, cur, dpd, disputed, plan, wsnp, bank, dead],
-        )
-    con.execute(
-        "create table marts.fct_invoices (invoice_id varchar, debtor_id varchar,"
-        " document_type varchar, issue_date date, due_date date, amount decimal(18,2),"
-        " currency varchar, disputed boolean, allocated_amount decimal(18,2),"
-        " open_amount decimal(18,2), days_past_due integer, status varchar, paid_date date,"
-        " paid_late boolean, as_of date)"
-    )
-    for inv, d, due, amount, open_amount, paid in INVOICES:
-        con.execute(
-            "insert into marts.fct_invoices values (?, ?, 'invoice', ?::date - 14, ?, ?, 'EUR',"
-            " false, ?::decimal(18,2) - ?::decimal(18,2), ?,"
-            " case when ?::decimal(18,2) > 0 then ?::date - ?::date else 0 end,"
-            " 'open', ?, null, ?)",
-            [
-                inv,
-                d,
-                due,
-                due,
-                amount,
-                amount,
-                open_amount,
-                open_amount,
-                open_amount,
-                AS_OF,
-                due,
-                paid,
-                AS_OF,
-            ],
-        )
-    con.execute(
-        "insert into ml.debtor_scores (debtor_id, as_of, p_collect_30d, grade) values"
-        " ('OLD1', ?, 0.123456, 2), ('OLD2', date '2026-11-19', 0.5, 5)",
-        [AS_OF],
-    )
     yield con
     con.close()
 
 
-def read_tape(path: str) -> dict[str, dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {row["account_ref"]: row for row in csv.DictReader(fh)}
+def published_rows(settings: Settings, tape_id: str) -> pd.DataFrame:
+    return pd.read_parquet(Path(settings.tapes_store) / "tapes" / tape_id / "tape.parquet")
 
 
-def ref(settings: Settings, debtor_id: str) -> str:
-    key = settings.pseudonym_key.get_secret_value().encode()
-    return hmac.new(key, debtor_id.encode(), hashlib.sha256).hexdigest()[:16]
+def selected(con, months: int = 12) -> pd.DataFrame:
+    """What the default selection must put on tapes, straight from the mart."""
+    return con.execute(
+        "select invoice_id, debtor_id, currency, principal_balance from marts.sale_candidates"
+        " where months_in_collection >= ? and principal_balance >= case currency"
+        " when 'NOK' then 250 when 'SEK' then 250 else 25 end"
+        " and (exclusion is null or exclusion = 'placed_with_agency') order by invoice_id",
+        [months],
+    ).df()
 
 
-def test_tape_has_exactly_the_eligible_accounts(con, settings):
-    result = tape.build_tape(con, settings, AS_OF)
-    rows = read_tape(result["tape_path"])
-    assert set(rows) == {ref(settings, d) for d in ELIGIBLE}
-    assert result["manifest"]["row_count"] == 3
+def test_tapes_hold_exactly_the_selected_receivables_once(con, settings):
+    expected = selected(con)
+    tapes = tape.build(con, settings, AS_OF)
+    assert len(expected) > 10  # the world has something to sell
+    on_tapes = con.execute(
+        "select invoice_id, tape_id from sale.tape_receivables order by invoice_id"
+    ).df()
+    assert on_tapes["invoice_id"].tolist() == expected["invoice_id"].tolist()
+    assert sum(t.manifest["receivables"] for t in tapes) == len(expected)
+    pools = {t.pool for t in tapes}
+    assert len(pools) == len(tapes)
+    assert any(p.startswith("placed_with_agency-") for p in pools)  # kept apart, not mixed
+    for t in tapes:
+        rows = published_rows(settings, t.tape_id)
+        assert list(rows.columns) == [f.name for f in dictionary.fields()]
+        assert set(rows["pool"]) == {t.pool}
+        assert rows["currency"].nunique() == 1  # a pool never mixes currencies
 
 
-def test_tape_columns_hold_no_personal_data(con, settings):
-    result = tape.build_tape(con, settings, AS_OF)
-    with open(result["tape_path"], encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
-        body = fh.read()
-    assert header == list(tape.COLUMNS)
-    assert not set(header) & (personal_columns() | {"debtor_id"})
-    for debtor_id, *_ in DEBTORS:
-        assert debtor_id not in body
+def test_tape_totals_reconcile_with_the_warehouse_and_the_landing_files(con, settings, world):
+    ids = selected(con)
+    tapes = tape.build(con, settings, AS_OF)
+    secret = KEY.encode()
+    refs = {pseudonym.pseudonym(secret, "invoice", i): i for i in ids["invoice_id"]}
+    rows = pd.concat([published_rows(settings, t.tape_id) for t in tapes])
+    rows["invoice_id"] = rows["receivable_id"].map(refs)
+    assert rows["invoice_id"].notna().all()
+    con.register("taped", rows[["invoice_id", "currency"]])
+    warehouse = dict(
+        con.execute(
+            "select t.currency, sum(f.open_amount) from taped t join marts.fct_invoices f"
+            " using (invoice_id) group by 1"
+        ).fetchall()
+    )
+    landing = world / "landing"
+    invoiced = dict(  # the newest version of each invoice in the landing files
+        duckdb.sql(
+            f"select currency, sum(amount) from (select * from read_parquet("
+            f"'{landing}/*/invoices.parquet') qualify row_number() over (partition by"
+            " invoice_id order by updated_at desc) = 1) i where invoice_id in"
+            f" ({', '.join(repr(i) for i in rows['invoice_id'])}) group by 1"
+        ).fetchall()
+    )
+    for t in tapes:
+        for line in t.manifest["reconciliation"]:
+            assert line["difference"] == "0.00", line
+    for currency, group in rows.groupby("currency"):
+        principal = sum(
+            Decimal(str(v)).quantize(Decimal("0.01")) for v in group["principal_balance"]
+        )
+        original = sum(Decimal(str(v)).quantize(Decimal("0.01")) for v in group["original_amount"])
+        manifest_total = sum(
+            Decimal(t.manifest["totals_by_currency"][currency]["principal_balance"])
+            for t in tapes
+            if currency in t.manifest["totals_by_currency"]
+        )
+        assert principal == warehouse[currency] == manifest_total
+        assert original == invoiced[currency]
 
 
-def test_tape_values(con, settings):
-    rows = read_tape(tape.build_tape(con, settings, AS_OF)["tape_path"])
-    old1 = rows[ref(settings, "OLD1")]
-    assert old1 == {
-        "account_ref": ref(settings, "OLD1"),
-        "debtor_type": "consumer",
-        "country": "NL",
-        "currency": "EUR",
-        "face_value": "300.00",
-        "n_invoices": "2",
-        "oldest_due_date": "2026-05-04",
-        "days_past_due": "200",
-        "months_since_last_payment": "3",  # last paid 2026-08-15, as_of 2026-11-20
-        "has_email": "true",
-        "has_mobile": "false",
-        "grade": "2",
-        "p_collect_30d": "0.1235",
+def test_bidder_files_hold_no_personal_value_of_the_landing_data(con, settings, world):
+    tapes = tape.build(con, settings, AS_OF)
+    landing = world / "landing"
+    personal = [
+        c for c in personal_columns() if c in {col.name for col in TABLES["customers"].columns}
+    ]
+    customers = duckdb.sql(
+        f"select debtor_id, {', '.join(personal)}, company_registration"
+        f" from read_parquet('{landing}/*/customers.parquet')"
+    ).df()
+    invoice_ids = duckdb.sql(
+        f"select distinct invoice_id from read_parquet('{landing}/*/invoices.parquet')"
+    ).df()["invoice_id"]
+    # values that identify a person wherever they appear
+    words = set()
+    for column in ("name", "email", "phone_mobile", "street", "company_registration"):
+        words |= {str(v) for v in customers[column].dropna() if len(str(v)) >= 5}
+    words |= {str(v) for v in customers["postal_code"].dropna() if re.search(r"[A-Z]", str(v))}
+    # short ids (D00000001) and dates of birth are also ordinary-looking tokens: match whole
+    words |= set(customers["debtor_id"]) | set(invoice_ids)
+    births = {str(v) for v in customers["date_of_birth"].dropna()}
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+    scanned = 0
+    for t in tapes:
+        folder = Path(settings.tapes_store) / "tapes" / t.tape_id
+        for path in sorted(folder.iterdir()):
+            text = readable_text(path)
+            scanned += 1
+            found = pattern.search(text)
+            assert found is None, f"{path.name} of {t.tape_id} holds {found.group(0)!r}"
+        rows = published_rows(settings, t.tape_id).astype(str)
+        assert not rows.isin(births).to_numpy().any(), "a date of birth on the tape"
+        assert not set(rows["region"]) & set(customers["postal_code"].astype(str))
+    assert scanned == 8 * len(tapes)
+
+
+def readable_text(path: Path) -> str:
+    """The text a reader of the file could see: CSV/HTML as is, Parquet's values, XLSX's cells,
+    a PDF's content streams inflated."""
+    data = path.read_bytes()
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path).to_csv(index=False)
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return "\n".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+    if path.suffix == ".pdf":
+        streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S)
+        parts = []
+        for s in streams:
+            try:
+                parts.append(zlib.decompress(s).decode("latin-1"))
+            except zlib.error:
+                parts.append(s.decode("latin-1"))
+        return "\n".join(parts)
+    return data.decode("utf-8")
+
+
+def test_no_key_in_the_source_recomputes_a_pseudonym(con, settings):
+    tapes = tape.build(con, settings, AS_OF)
+    debtor = con.execute("select debtor_id from sale.tape_receivables limit 1").fetchone()[0]
+    published = set(published_rows(settings, tapes[0].tape_id)["counterparty_id"]) | {
+        pseudonym.pseudonym(KEY.encode(), "debtor", debtor)
     }
-    old2 = rows[ref(settings, "OLD2")]
-    assert (old2["grade"], old2["p_collect_30d"], old2["months_since_last_payment"]) == ("", "", "")
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=SOURCE_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    candidates = set()
+    for name in files:
+        path = SOURCE_ROOT / name
+        if path.suffix in {".py", ".yml", ".yaml", ".md", ".toml", ".sql", ".env", ".cfg", ""}:
+            text = path.read_text(encoding="utf-8", errors="ignore")
+            candidates |= set(re.findall(r"[\w\-+/=.:]{6,}", text))
+    candidates.discard(KEY)  # this file's own test key is not a key of any real tape
+    assert len(candidates) > 1000
+    for candidate in candidates:
+        assert pseudonym.pseudonym(candidate.encode(), "debtor", debtor) not in published
 
 
-def test_manifest_matches_files_and_reconciles(con, settings):
-    result = tape.build_tape(con, settings, AS_OF)
-    manifest = json.loads(Path(result["manifest_path"]).read_text())
-    assert manifest == result["manifest"]
-    data = Path(result["tape_path"]).read_bytes()
-    assert manifest["files"]["tape.csv"] == {
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
+def test_a_tape_needs_a_strong_key(con, settings):
+    for key, why in (
+        (None, "no pseudonymisation key"),
+        ("debtflow-demo-key", "public demo key"),
+        ("short-but-secret", "at least 32"),
+        ("a" * 64, "not random enough"),
+    ):
+        weak = settings.model_copy(update={"pseudonym_key": key and SecretStr(key)})
+        with pytest.raises(DebtflowError, match=why):
+            tape.build(con, weak, AS_OF)
+    assert con.execute("select count(*) from sale.tapes").fetchone() == (0,)
+    demo = settings.model_copy(update={"pseudonym_key": None})
+    pseudonym.make_demo_key(demo)
+    assert demo.pseudonym_key_file.stat().st_mode & 0o777 == 0o600
+    assert tape.build(con, demo, AS_OF)
+
+
+def test_a_tape_id_is_never_reused(con, settings):
+    first = tape.build(con, settings, AS_OF)
+    pool = first[0].pool
+    again = tape.build(con, settings, AS_OF)
+    assert [t.tape_id for t in again] == [t.tape_id for t in first]  # idempotent by date
+    replaced = tape.build(con, settings, AS_OF, pool=pool, new=True)
+    assert replaced[0].tape_id == f"{AS_OF:%Y%m%d}-{pool}-2"
+    states = dict(con.execute("select tape_id, state from sale.tapes").fetchall())
+    assert states[first[0].tape_id] == "withdrawn"
+    assert states[replaced[0].tape_id] == "published"
+    # the withdrawn tape stays as published: a bidder holding it holds what its manifest says
+    assert (Path(settings.tapes_store) / "tapes" / first[0].tape_id / "manifest.json").exists()
+    with pytest.raises(DebtflowError, match="no receivables in pool 'nowhere'"):
+        tape.build(con, settings, AS_OF, pool="nowhere")
+
+
+def test_an_interrupted_publish_to_s3_leaves_no_manifest_and_the_next_build_finishes_it(
+    con, settings, s3_endpoint, monkeypatch
+):
+    bucket = f"tapes-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket=bucket)
+    on_s3 = settings.model_copy(
+        update={"tapes_url": f"s3://{bucket}/sale", "s3_endpoint_url": s3_endpoint}
+    )
+    put, calls = S3Store.put, []
+
+    def cut_after_three(self, src, key):
+        calls.append(key)
+        if len(calls) > 3:
+            raise ConnectionError("network gone")
+        put(self, src, key)
+
+    monkeypatch.setattr(S3Store, "put", cut_after_three)
+    with pytest.raises(ConnectionError):
+        tape.build(con, on_s3, AS_OF)
+    tape_id, state = con.execute("select tape_id, state from sale.tapes").fetchone()
+    assert state == "built"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) == 3 and not any(k.endswith("manifest.json") for k in keys)
+
+    monkeypatch.setattr(S3Store, "put", put)
+    tapes = tape.build(con, on_s3, AS_OF)
+    assert tapes[0].tape_id == tape_id and tapes[0].state == "published"
+    prefix = f"sale/tapes/{tape_id}/"
+    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
+    assert listed == {prefix + n for n in (*tapes[0].manifest["files"], "manifest.json")}
+    for key in listed:
+        assert s3.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
+    body = s3.get_object(Bucket=bucket, Key=prefix + "tape.csv")["Body"].read().decode()
+    assert len(list(csv.DictReader(io.StringIO(body)))) == tapes[0].manifest["receivables"]
+
+
+def test_a_sale_leaves_the_aging_stops_the_dunning_and_gives_the_buyer_a_full_tape(
+    con, settings, tmp_path
+):
+    tapes = tape.build(con, settings, AS_OF)
+    sold_tape = max(tapes, key=lambda t: t.manifest["receivables"])
+    with pytest.raises(DebtflowError, match="not sold to 'Buyer B.V.'"):
+        sale.full_tape(con, settings, sold_tape.tape_id, "Buyer B.V.")
+    done = sale.mark_sold(con, sold_tape.tape_id, "Buyer B.V.", sold_on=AS_OF)
+    assert done["sold_by_currency"] == {
+        c: {"receivables": v["receivables"], "total_balance": v["total_balance"]}
+        for c, v in sold_tape.manifest["totals_by_currency"].items()
     }
-    expected = {
-        cur: sum(Decimal(o) for d, o, c, *_ in DEBTORS if d in ELIGIBLE and c == cur)
-        for cur in ("EUR", "NOK")
-    }
-    assert {k: Decimal(v) for k, v in manifest["face_value_by_currency"].items()} == expected
-    assert manifest["face_value_by_currency"] == {"EUR": "420.50", "NOK": "999.00"}
-    assert manifest["rows_by_currency"] == {"EUR": 2, "NOK": 1}
-    rows = read_tape(result["tape_path"]).values()
-    for cur, total in expected.items():
-        assert sum(Decimal(r["face_value"]) for r in rows if r["currency"] == cur) == total
-    assert manifest["as_of"] == "2026-11-20" and manifest["created_at"]
+    with pytest.raises(DebtflowError, match="only a published tape"):
+        sale.mark_sold(con, sold_tape.tape_id, "Other Ltd")
+    sold = con.execute(
+        "select invoice_id, debtor_id, total_balance from sale.sold_receivables"
+    ).df()
+    con.close()
+
+    transform.build(settings, AS_OF)
+    with connect(settings) as again:
+        statuses = again.execute(
+            "select distinct status from marts.fct_invoices where invoice_id in"
+            " (select invoice_id from sale.sold_receivables)"
+        ).fetchall()
+        aging = again.execute(
+            "select sum(sold_total), sum(n_sold_invoices) from marts.ar_aging"
+        ).fetchone()
+        reasons = again.execute(
+            "select distinct suppression_reason from marts.dunning_candidates where debtor_id in"
+            " (select debtor_id from sale.sold_receivables)"
+        ).fetchall()
+        full = sale.full_tape(again, settings, sold_tape.tape_id, "Buyer B.V.")
+    assert statuses == [("sold",)]
+    assert aging == (sum(sold["total_balance"]), len(sold))
+    assert reasons == [("sold",)]
+    planned = dunning.plan(settings, AS_OF)
+    with connect(settings) as again:
+        dunned = again.execute(
+            "select count(*) from dunning.ledger where as_of = ? and debtor_id in"
+            " (select debtor_id from sale.sold_receivables)",
+            [AS_OF],
+        ).fetchone()[0]
+        full_manifest = again.execute(
+            "select kind, buyer, manifest from sale.tapes where tape_id = ?", [full["tape_id"]]
+        ).fetchone()
+    assert planned["planned_total"] >= 0 and dunned == 0
+
+    assert full_manifest[:2] == ("full", "Buyer B.V.")
+    assert '"contains_personal_data": true' in full_manifest[2]
+    rows = published_rows(settings, full["tape_id"])
+    assert sorted(rows["invoice_id"]) == sorted(sold["invoice_id"])
+    assert rows["name"].notna().all()  # the buyer gets the identities
+
+    # the buyer reports back by pseudonym; a file with a bad line loads nothing
+    first = rows.iloc[0]
+    good = tmp_path / "feedback-2026-12.csv"
+    good.write_text(
+        "counterparty_id,receivable_id,reported_on,email_invalid,outcome,amount\n"
+        f"{first['counterparty_id']},{first['receivable_id']},2026-12-01,true,paid,"
+        f"{first['principal_balance']}\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "feedback-bad.csv"
+    bad.write_text(
+        "counterparty_id,outcome\n"
+        f"{first['counterparty_id']},paid\n"
+        "0123456789abcdef01234567,paid\n",
+        encoding="utf-8",
+    )
+    with connect(settings) as again:
+        with pytest.raises(DebtflowError, match="line 3, column counterparty_id"):
+            sale.ingest_feedback(again, settings, bad)
+        loaded = sale.ingest_feedback(again, settings, good)
+        sale.ingest_feedback(again, settings, good)  # again: replaces, does not add
+        stored = again.execute(
+            "select debtor_id, invoice_id, outcome, email_invalid from sale.buyer_feedback"
+        ).fetchall()
+    assert loaded == {"file": good.name, "rows": 1, "outcomes": {"paid": 1}}
+    assert stored == [(first["debtor_id"], first["invoice_id"], "paid", True)]
 
 
-def test_rebuild_replaces_the_tape_atomically(con, settings):
-    first = tape.build_tape(con, settings, AS_OF)
-    con.execute("update marts.debtor_features set bankrupt = true where debtor_id = 'OLD2'")
-    second = tape.build_tape(con, settings, AS_OF)
-    assert second["tape_path"] == first["tape_path"]
-    assert set(read_tape(second["tape_path"])) == {ref(settings, "OLD1"), ref(settings, "OLDNOK")}
-    assert second["manifest"]["row_count"] == 2
-    day_dir = settings.tapes_dir / "2026-11-20"
-    assert sorted(p.name for p in day_dir.iterdir()) == ["manifest.json", "tape.csv"]
-    assert [p.name for p in settings.tapes_dir.iterdir()] == ["2026-11-20"]  # no temp folders
-
-
-def test_leftovers_of_a_crashed_build_are_cleared(con, settings):
-    crashed = settings.tapes_dir / ".2026-11-20.tmp-deadbeef"
-    crashed.mkdir(parents=True)
-    (crashed / "tape.csv").write_text("half")
-    tape.build_tape(con, settings, AS_OF)
-    assert [p.name for p in settings.tapes_dir.iterdir()] == ["2026-11-20"]
-
-
-def test_pseudonym_depends_on_the_key(con, settings, monkeypatch):
-    first = set(read_tape(tape.build_tape(con, settings, AS_OF)["tape_path"]))
-    monkeypatch.setenv("DEBTFLOW_PSEUDONYM_KEY", "another-secret")
-    second = set(read_tape(tape.build_tape(con, get_settings(), AS_OF)["tape_path"]))
-    assert len(second) == 3 and not first & second
-
-
-def test_stale_marts_refuse_to_build(con, settings):
-    with pytest.raises(DebtflowError, match="no rows for as_of 2026-11-21"):
-        tape.build_tape(con, settings, date(2026, 11, 21))
+def test_the_selection_names_the_key_that_is_wrong(tmp_path):
+    text = (SOURCE_ROOT / "flows" / "tape" / "selection.yml").read_text()
+    bad = tmp_path / "selection.yml"
+    bad.write_text(text.replace("months_in_collection: 12", "months_in_collection: 6")
+                   .replace("  offered_for_sale: exclude\n", ""))  # fmt: skip
+    with pytest.raises(DebtflowError) as raised:
+        load_selection(bad)
+    assert "months_in_collection: Input should be greater than or equal to 12" in str(raised.value)
+    assert "exclusions: Value error, say `exclude` or `pool` for ['offered_for_sale']" in str(
+        raised.value
+    )

@@ -80,7 +80,7 @@ sale as (
     union all
     select debtor_id, 'offered_for_sale' as reason
     from {{ ref('stg_sale__offered_receivables') }}
-    where {{ as_of_date() }} between offered_from and offered_until
+    where offered_from < {{ as_of_date() }} and {{ as_of_date() }} <= offered_until
 ),
 
 sale_status as (

@@ -38,7 +38,7 @@ collection_start as (
 offered as (
     select distinct invoice_id
     from {{ ref('stg_sale__offered_receivables') }}
-    where {{ as_of_date() }} between offered_from and offered_until
+    where offered_from < {{ as_of_date() }} and {{ as_of_date() }} <= offered_until
 ),
 
 dated as (

@@ -1,6 +1,6 @@
--- Receivables on a published bidder tape, with the days its offer runs: from the tape's cut-off
--- until offered_until. While on offer they are not dunned (bidders price what the tape says)
--- and not put on another tape.
+-- Receivables on a published bidder tape, with the days its offer runs: after the tape's cut-off
+-- (offered_from) up to offered_until. While on offer they are not dunned (bidders price what the
+-- tape says) and go on no other tape; a tape made again for its own cut-off sees them as before.
 with tapes as (
     select * from {{ source('sale', 'tapes') }}
     where kind = 'bidder' and state = 'published'
