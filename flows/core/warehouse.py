@@ -72,8 +72,8 @@ OWN_TABLES = {
         step_kind VARCHAR, ladder VARCHAR, policy_version VARCHAR, why_channel VARCHAR,
         p_collect DOUBLE, reason_codes VARCHAR, excluded_invoices VARCHAR,
         fee_kind VARCHAR, fee_amount DECIMAL(18,2), fee_basis VARCHAR, costs_if_unpaid DECIMAL(18,2),
-        costs_basis VARCHAR, deadline DATE, state_reason VARCHAR, sending_at TIMESTAMP,
-        attempts INTEGER, provider_id VARCHAR""",
+        costs_kind VARCHAR, costs_basis VARCHAR, deadline DATE, state_reason VARCHAR,
+        sending_at TIMESTAMP, attempts INTEGER, provider_id VARCHAR""",
     # what the planner decided not to do, and why, per day (replaced when the day is re-planned)
     SUPPRESSED: """
         as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL, currency VARCHAR, step VARCHAR,

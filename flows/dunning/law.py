@@ -51,7 +51,10 @@ DEBTOR_TYPES = ("consumer", "business")
 
 @dataclass(frozen=True)
 class Fee:
-    kind: str  # reminder_fee, collection_costs, damages or collection_fee
+    # What the country's law calls it; a message names it in its language (templates, fees):
+    # reminder_fee (BE periodic supply, NO purregebyr), collection_costs (NL incassokosten, BE
+    # business flat compensation), damages (BE Book XIX) or collection_fee (NO inkassosalær).
+    kind: str
     amount: Decimal
     currency: str
     legal_basis: str

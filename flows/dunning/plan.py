@@ -186,6 +186,7 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
                 "fee_amount": fee.amount if fee else None,
                 "fee_basis": fee.legal_basis if fee else None,
                 "costs_if_unpaid": costs.amount if costs else None,
+                "costs_kind": costs.kind if costs else None,
                 "costs_basis": costs.legal_basis if costs else None,
                 "deadline": terms.deadline or as_of + timedelta(days=DEFAULT_DEADLINE_DAYS),
             }
