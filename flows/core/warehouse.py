@@ -63,7 +63,8 @@ OWN_TABLES = {
         issue_date DATE, due_date DATE, amount DOUBLE, p_late DOUBLE, model_version VARCHAR,
         scored_at TIMESTAMP, PRIMARY KEY (invoice_id, as_of)""",
     # one row per action (one message): a ladder step for one currency position of a debtor's
-    # overdue episode (flows/dunning/plan.py), and how sending it went (send.py)
+    # overdue episode (flows/dunning/plan.py), and how sending it went (send.py); fee_basis and
+    # costs_basis are the legal basis as the message states it, in the debtor's language
     LEDGER: """
         idempotency_key VARCHAR PRIMARY KEY, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,
         invoice_id VARCHAR, step VARCHAR, channel VARCHAR, amount_due DECIMAL(18,2),

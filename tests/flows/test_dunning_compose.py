@@ -1,5 +1,6 @@
 """What a planned message says of the law (flows/dunning/compose.py on the planner's ledger rows):
-the costs under the name the debtor's country gives them."""
+the costs under the name the debtor's country gives them, and their legal basis in the language
+the message is written in."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from debtflow.flows.dunning.policy import policy
 NBSP = "\u00a0"
 # a consumer 10 days overdue with EUR 1,000: Book XIX damages 65 + 5% of 500 = 90
 BE = {"country": "BE", "amount_due": Decimal("1000.00"), "days_past_due": 10}
+NO = {"country": "NO", "currency": "NOK", "language": "nb", "amount_due": Decimal("1500.00")}
 NOTICE = {"steps_taken": ["reminder_1", "reminder_2"], "days_past_due": 40}
 
 
@@ -47,14 +49,19 @@ def text(con, settings, debtor: dict, as_of: date = AS_OF) -> str:
 
 @pytest.mark.parametrize(
     ("language", "line"),
-    [("nl", "- Schadevergoeding: € 90,00 ("), ("fr", "- Indemnité forfaitaire : 90,00 € (")],
+    [
+        ("nl", "- Schadevergoeding: € 90,00 (art. XIX.4 Wetboek van economisch recht)"),
+        ("fr", "- Indemnité forfaitaire : 90,00 € (art. XIX.4 du Code de droit économique)"),
+    ],
 )
 def test_a_belgian_first_reminder_states_the_book_xix_damages(con, settings, language, line):
     """The free first reminder states the damages owed if it is not paid in time, under the
-    name Book XIX gives them in the debtor's language: not the Dutch incassokosten."""
+    name Book XIX gives them and its article in the debtor's language: not the Dutch
+    incassokosten, nor the Dutch name of the code in French."""
     body = text(con, settings, {**BE, "language": language}).replace(NBSP, " ")
     assert line in body
     assert "incassokosten" not in body.lower() and "Frais de recouvrement" not in body
+    assert {"nl": "Code de droit", "fr": "Wetboek"}[language] not in body
 
 
 def test_belgian_damages_charged_after_the_deadline_are_called_damages(con, settings):
@@ -71,4 +78,21 @@ def test_belgian_damages_charged_after_the_deadline_are_called_damages(con, sett
 def test_a_dutch_final_notice_still_states_incassokosten(con, settings):
     """The veertiendagenbrief on EUR 100: the WIK minimum of 40."""
     body = text(con, settings, {**NOTICE, "last_step_date": AS_OF - timedelta(days=15)})
-    assert "- Incassokosten: € 40,00 (" in body.replace(NBSP, " ")
+    line = "- Incassokosten: € 40,00 (art. 2 Besluit vergoeding voor buitengerechtelijke"
+    assert line in body.replace(NBSP, " ")
+
+
+def test_a_norwegian_reminder_gives_its_legal_basis_in_norwegian(con, settings):
+    """The reminder fee (purregebyr) with its basis as Norwegian cites it, not the English
+    commentary of statutes.yml."""
+    body = text(con, settings, {**NO, "days_past_due": 14}).replace(NBSP, " ")
+    assert "Purregebyr: kr 35,00 (inkassoforskriften § 1-2)" in body
+    assert "fee halved" not in body and "claims due from" not in body
+
+
+def test_a_norwegian_inkassovarsel_states_the_inkassosalaer_in_norwegian(con, settings):
+    """The inkassovarsel states the agency's light fee (inkassosalær) the debtor will owe."""
+    debtor = {**NO, **NOTICE, "last_step_date": AS_OF - timedelta(days=15)}
+    body = text(con, settings, debtor).replace(NBSP, " ")
+    assert "- Inkassosalær: kr 280,00 (inkassoforskriften § 2-2)" in body
+    assert "Purregebyr: kr 35,00 (inkassoforskriften § 1-2)" in body and "fee halved" not in body
