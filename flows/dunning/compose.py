@@ -30,7 +30,6 @@ from debtflow.flows.dunning.policy import Policy
 CUSTOMERS = "staging.stg_billing__customer_versions"
 SETTLED = "intermediate.int_invoices_settled"
 PAYMENTS = "staging.stg_billing__payments"
-FEE_KIND = {"reminder": "reminder_fee", "final_notice": "reminder_fee", "call": "reminder_fee"}
 
 
 def messages(
@@ -99,7 +98,6 @@ def messages(
             if pol.creditor.payment_link
             else None
         )
-        kind = FEE_KIND.get(action["step_kind"], "reminder_fee")
         out[action["idempotency_key"]] = Message(
             idempotency_key=action["idempotency_key"],
             as_of=action["as_of"],
@@ -116,9 +114,12 @@ def messages(
             currency=action["currency"],
             invoices=tuple(demanded),
             disputed=tuple(disputed),
-            fees=_fees(kind, action.get("fee_amount"), action.get("fee_basis")),
+            fees=_fees(action["fee_kind"], action["fee_amount"], action["fee_basis"]),
             costs_if_unpaid=_fees(
-                "collection_costs", action.get("costs_if_unpaid"), action.get("costs_basis")
+                # the ledger kept no kind for costs planned before it had costs_kind
+                action["costs_kind"] or "collection_costs",
+                action["costs_if_unpaid"],
+                action["costs_basis"],
             ),
             deadline=action["deadline"],
             payment=how_to_pay(usual.get(action["debtor_id"]), transfer, link),

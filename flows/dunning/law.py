@@ -41,7 +41,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.dunning.statutes import CHANNELS, Source, Statutes, default_statutes
+from debtflow.flows.dunning.statutes import CHANNELS, FeeSource, Statutes, default_statutes
 
 CENT = Decimal("0.01")
 DAY = timedelta(days=1)
@@ -51,10 +51,13 @@ DEBTOR_TYPES = ("consumer", "business")
 
 @dataclass(frozen=True)
 class Fee:
-    kind: str  # reminder_fee, collection_costs, damages or collection_fee
+    # What the country's law calls it; a message names it in its language (templates, fees):
+    # reminder_fee (BE periodic supply, NO purregebyr), collection_costs (NL incassokosten, BE
+    # business flat compensation), damages (BE Book XIX) or collection_fee (NO inkassosalær).
+    kind: str
     amount: Decimal
     currency: str
-    legal_basis: str
+    source: FeeSource  # the rule that allows it; a message states source.basis(language)
 
 
 @dataclass(frozen=True)
@@ -191,8 +194,8 @@ class _Case:
     contract: Contract
     statutes: Statutes
 
-    def fee(self, kind: str, amount: Decimal, source: Source) -> Fee | None:
-        return Fee(kind, amount, self.currency, source.cite) if amount > 0 else None
+    def fee(self, kind: str, amount: Decimal, source: FeeSource) -> Fee | None:
+        return Fee(kind, amount, self.currency, source) if amount > 0 else None
 
     @property
     def deadline(self) -> date | None:

@@ -36,6 +36,7 @@ from debtflow.flows.core.warehouse import (
     table_columns,
 )
 from debtflow.flows.dunning import law
+from debtflow.flows.dunning.messages import language
 from debtflow.flows.dunning.policy import Policy, Step, policy
 from debtflow.flows.dunning.statutes import default_statutes
 
@@ -161,6 +162,7 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
     ):
         decision.suppressed += [(p.currency, step.name, "frequency_cap") for p in payable]
         return decision
+    lang = language(first.language)  # the message's, which states the legal basis in it
     for pos in payable:
         terms = _terms(first, step, pos, channel, own, as_of)
         if not terms.allowed:
@@ -184,9 +186,10 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
                 "excluded_invoices": pos.disputed_invoice_ids,
                 "fee_kind": fee.kind if fee else None,
                 "fee_amount": fee.amount if fee else None,
-                "fee_basis": fee.legal_basis if fee else None,
+                "fee_basis": fee.source.basis(lang) if fee else None,
                 "costs_if_unpaid": costs.amount if costs else None,
-                "costs_basis": costs.legal_basis if costs else None,
+                "costs_kind": costs.kind if costs else None,
+                "costs_basis": costs.source.basis(lang) if costs else None,
                 "deadline": terms.deadline or as_of + timedelta(days=DEFAULT_DEADLINE_DAYS),
             }
         )

@@ -83,6 +83,25 @@ class Source(_Model):
         return f"{self.article}, {self.title}"
 
 
+class Clause(_Model):
+    """A rule's legal basis as a message in each language states it (the languages of
+    messages.LANGUAGES)."""
+
+    nl: str
+    fr: str
+    en: str
+    nb: str
+
+
+class FeeSource(Source):
+    """The source of a fee or costs, which a message cites in its language."""
+
+    clause: Clause
+
+    def basis(self, language: str) -> str:
+        return getattr(self.clause, language)
+
+
 def _rising(bands: list) -> list:
     """The bands of a scale rise by their upper bound; only the last one is open-ended."""
     bounds = [b.up_to for b in bands]
@@ -150,7 +169,7 @@ class NLCosts(_Model):
     minimum: Money
     maximum: Money
     vat_rate: Decimal | None = Field(None, ge=0, le=1)
-    source: Source
+    source: FeeSource
 
 
 class NLInstalmentCap(_Model):
@@ -162,7 +181,7 @@ class NLInstalmentCap(_Model):
 class Basis(_Model):
     """A rule whose figures live elsewhere in the file, with its own source."""
 
-    source: Source
+    source: FeeSource
 
 
 class NL(Country):
@@ -176,7 +195,7 @@ class PeriodicReminder(_Model):
     fee: Money
     postage_letter: Money
     excluded_sectors: list[str] = []
-    source: Source
+    source: FeeSource
 
 
 class DamageBand(_Model):
@@ -189,7 +208,7 @@ class DamageBand(_Model):
 class BEDamages(_Model):
     bands: Annotated[list[DamageBand], AfterValidator(_rising)]
     maximum: Money
-    source: Source
+    source: FeeSource
 
 
 class Flat(_Model):
@@ -197,17 +216,23 @@ class Flat(_Model):
     source: Source
 
 
+class FlatFee(Flat):
+    """A flat amount charged as a fee, which a message cites."""
+
+    source: FeeSource
+
+
 class BE(Country):
     periodic_reminder: PeriodicReminder
     damages: BEDamages
-    business: Flat
+    business: FlatFee
 
 
 class NOReminder(_Model):
     fee_fraction: Decimal = Field(gt=0, le=1)
     earliest_days_after_due: int = Field(ge=0)
     max_fees: int = Field(ge=0)
-    source: Source
+    source: FeeSource
 
 
 class FeeStep(_Model):
@@ -217,7 +242,7 @@ class FeeStep(_Model):
 
 class NOCollectionFee(_Model):
     light_scale: Annotated[list[FeeStep], AfterValidator(_rising)]
-    source: Source
+    source: FeeSource
 
 
 class NO(Country):

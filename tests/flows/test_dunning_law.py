@@ -18,7 +18,8 @@ from debtflow.flows.dunning.law import (
     no_reminder_fee,
     terms,
 )
-from debtflow.flows.dunning.statutes import DEFAULT_STATUTES, load_statutes
+from debtflow.flows.dunning.messages import LANGUAGES
+from debtflow.flows.dunning.statutes import DEFAULT_STATUTES, Clause, load_statutes
 
 D = Decimal
 DUE = date(2026, 3, 1)  # a Sunday; the examples run in March 2026
@@ -91,7 +92,7 @@ def test_nl_veertiendagenbrief_is_free_and_states_the_exact_costs():
     assert t.allowed and t.fee is None
     assert t.costs_if_unpaid.kind == "collection_costs"
     assert (t.costs_if_unpaid.amount, t.costs_if_unpaid.currency) == (D("150.00"), "EUR")
-    assert "Besluit vergoeding" in t.costs_if_unpaid.legal_basis
+    assert "Besluit vergoeding" in t.costs_if_unpaid.source.cite
     # Posted Monday, received Wednesday (two days' post), 14 days from Thursday.
     assert t.deadline == date(2026, 3, 18)
 
@@ -128,7 +129,7 @@ def test_nl_veertiendagenbrief_states_what_the_instalment_cap_leaves():
 
 def test_nl_business_owes_at_least_40_from_the_day_after_the_due_date():
     t = ask("NL", "reminder", "100", date(2026, 3, 2), debtor="business")
-    assert t.fee.amount == D("40.00") and "6:96 lid 4" in t.fee.legal_basis
+    assert t.fee.amount == D("40.00") and "6:96 lid 4" in t.fee.source.cite
     assert ask("NL", "reminder", "1000", date(2026, 3, 2), debtor="business").fee.amount == D(
         "150.00"
     )
@@ -197,7 +198,7 @@ def test_be_first_reminder_is_free_and_states_the_damages():
     t = ask("BE", "reminder", "1000", date(2026, 7, 17), channel="letter")
     assert t.fee is None
     assert (t.costs_if_unpaid.kind, t.costs_if_unpaid.amount) == ("damages", D("90.00"))
-    assert "XIX.4" in t.costs_if_unpaid.legal_basis
+    assert "XIX.4" in t.costs_if_unpaid.source.cite
     assert t.deadline == date(2026, 8, 5)
 
 
@@ -382,6 +383,10 @@ def test_an_unknown_step_kind_is_refused():
             "extra_holidays: ['05-05',", "extra_holidays: ['5 May',",
             "NL.extra_holidays[0]", "MM-DD", id="bad-holiday",
         ),
+        pytest.param(
+            "        nb: art. XIX.4 i belgisk", "        no: art. XIX.4 i belgisk",
+            "BE.damages.source.clause.nb", "add this key", id="clause-without-a-language",
+        ),
     ],
 )  # fmt: skip
 def test_invalid_statutes_name_the_file_the_key_and_the_fix(tmp_path, old, new, key, fix):
@@ -391,6 +396,10 @@ def test_invalid_statutes_name_the_file_the_key_and_the_fix(tmp_path, old, new, 
     message = str(caught.value)
     assert str(path) in message and f": {key}:" in message
     assert "fix:" in message and fix in message
+
+
+def test_a_fees_clause_is_written_in_every_language_of_the_messages():
+    assert tuple(Clause.model_fields) == LANGUAGES
 
 
 def test_a_missing_statutes_file_is_named(tmp_path):
