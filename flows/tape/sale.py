@@ -109,28 +109,32 @@ def full_tape(con: duckdb.DuckDBPyConnection, settings: Settings, tape_id: str, 
         )
     secret = pseudonym.key(settings)
     store = open_store(settings.tapes_store, settings)
-    bidder = _published_rows(store, settings, tape_id)
+    bidder = str(_published_parquet(store, settings, tape_id)).replace("'", "''")
     sold["receivable_id"] = [pseudonym.pseudonym(secret, "invoice", i) for i in sold["invoice_id"]]
-    rows = bidder.merge(sold, on="receivable_id", how="inner", validate="one_to_one")
-    if len(rows) != len(sold):
-        raise DebtflowError(
-            f"tape {tape_id}: {len(sold) - len(rows)} sold receivables are not on the published "
-            "tape with this key; was the pseudonymisation key changed since?"
-        )
-    con.register("sold_debtors", sold[["debtor_id"]].drop_duplicates())
-    try:
-        identities = con.execute(
-            f"select c.debtor_id, {', '.join('c.' + c for c in IDENTITY)}"
-            " from staging.stg_billing__customers c join sold_debtors using (debtor_id)"
-        ).df()
-    finally:
-        con.unregister("sold_debtors")
-    rows = rows.merge(identities, on="debtor_id", how="left")
+    source = {name: "c" for name in IDENTITY} | {"debtor_id": "s", "invoice_id": "s"}
+    columns = ", ".join(f"{source.get(f.name, 't')}.{f.name}" for f in dictionary.fields(full=True))
     full_id = f"{tape_id}-full-{_count(con, tape_id) + 1}"
     work = settings.tapes_work_dir / full_id
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    write_tables(rows[[f.name for f in dictionary.fields(full=True)]], work / "tape")
+    con.register("sold_map", sold)
+    try:
+        con.execute(
+            f"create or replace temp table full_out as select {columns}"
+            f" from read_parquet('{bidder}') t join sold_map s using (receivable_id)"
+            " left join staging.stg_billing__customers c on c.debtor_id = s.debtor_id"
+            " order by s.invoice_id"
+        )
+        (rows,) = con.execute("select count(*) from full_out").fetchone()
+        if rows != len(sold):
+            raise DebtflowError(
+                f"tape {tape_id}: {len(sold) - rows} sold receivables are not on the published "
+                "tape under this key; was the pseudonymisation key changed since?"
+            )
+        write_tables(con, "full_out", work / "tape")
+    finally:
+        con.unregister("sold_map")
+        con.execute("drop table if exists full_out")
     dictionary.write_dictionary(work / "data_dictionary.csv", full=True)
     manifest = {
         "tape_id": full_id,
@@ -140,7 +144,7 @@ def full_tape(con: duckdb.DuckDBPyConnection, settings: Settings, tape_id: str, 
         "bidder_tape_id": tape_id,
         "as_of": as_of.isoformat(),
         "pool": pool,
-        "receivables": len(rows),
+        "receivables": rows,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     written = publish.publish(store, work, full_id, manifest)
@@ -148,10 +152,10 @@ def full_tape(con: duckdb.DuckDBPyConnection, settings: Settings, tape_id: str, 
     con.execute(
         f"insert into {TAPES} (tape_id, kind, as_of, pool, buyer, state, receivables, manifest,"
         " created_at, published_at, url) values (?, 'full', ?, ?, ?, 'published', ?, ?, ?, ?, ?)",
-        [full_id, as_of, pool, buyer, len(rows), json.dumps(written), *[_now()] * 2, url],
+        [full_id, as_of, pool, buyer, rows, json.dumps(written), *[_now()] * 2, url],
     )
     shutil.rmtree(work, ignore_errors=True)
-    return {"tape_id": full_id, "buyer": buyer, "receivables": len(rows), "url": url}
+    return {"tape_id": full_id, "buyer": buyer, "receivables": rows, "url": url}
 
 
 def _now() -> datetime:
@@ -165,11 +169,10 @@ def _count(con, tape_id: str) -> int:
     ).fetchone()[0]
 
 
-def _published_rows(store, settings: Settings, tape_id: str) -> pd.DataFrame:
+def _published_parquet(store, settings: Settings, tape_id: str) -> Path:
     if publish.published_manifest(store, tape_id) is None:
         raise DebtflowError(f"tape {tape_id} is not published in {store.url}")
-    key = f"{publish.tape_prefix(tape_id)}/tape.parquet"
-    return pd.read_parquet(store.local_path(key, settings.cache_dir))
+    return store.local_path(f"{publish.tape_prefix(tape_id)}/tape.parquet", settings.cache_dir)
 
 
 def ingest_feedback(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path) -> dict:

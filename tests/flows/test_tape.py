@@ -160,25 +160,38 @@ def test_bidder_files_hold_no_personal_value_of_the_landing_data(con, settings, 
     ).df()["invoice_id"]
     # values that identify a person wherever they appear
     words = set()
-    for column in ("name", "email", "phone_mobile", "street", "company_registration"):
+    for column in ("name", "email", "phone_mobile", "street", "city", "company_registration"):
         words |= {str(v) for v in customers[column].dropna() if len(str(v)) >= 5}
     words |= {str(v) for v in customers["postal_code"].dropna() if re.search(r"[A-Z]", str(v))}
-    # short ids (D00000001) and dates of birth are also ordinary-looking tokens: match whole
     words |= set(customers["debtor_id"]) | set(invoice_ids)
+    # a date of birth or a postcode of digits only looks like any date or number: the tape's
+    # rows must not hold them (the report holds no row)
     births = {str(v) for v in customers["date_of_birth"].dropna()}
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
     scanned = 0
     for t in tapes:
         folder = Path(settings.tapes_store) / "tapes" / t.tape_id
         for path in sorted(folder.iterdir()):
-            text = readable_text(path)
+            found = find_any(words, readable_text(path))
             scanned += 1
-            found = pattern.search(text)
-            assert found is None, f"{path.name} of {t.tape_id} holds {found.group(0)!r}"
+            assert found is None, f"{path.name} of {t.tape_id} holds {found!r}"
         rows = published_rows(settings, t.tape_id).astype(str)
         assert not rows.isin(births).to_numpy().any(), "a date of birth on the tape"
         assert not set(rows["region"]) & set(customers["postal_code"].astype(str))
     assert scanned == 8 * len(tapes)
+
+
+TOKEN = re.compile(r"[\w@.+\-]+")
+
+
+def find_any(values: set[str], text: str) -> str | None:
+    """The first of `values` in `text`: a value is searched only where its first word is a word
+    of the text (thousands of values, no regex alternation)."""
+    words = set(TOKEN.findall(text))
+    for value in sorted(values):
+        first = TOKEN.findall(value)
+        if first and first[0] in words and value in text:
+            return value
+    return None
 
 
 def readable_text(path: Path) -> str:
@@ -310,6 +323,7 @@ def test_a_sale_leaves_the_aging_stops_the_dunning_and_gives_the_buyer_a_full_ta
     sold = con.execute(
         "select invoice_id, debtor_id, total_balance from sale.sold_receivables"
     ).df()
+    sold_total = con.execute("select sum(total_balance) from sale.sold_receivables").fetchone()[0]
     con.close()
 
     transform.build(settings, AS_OF)
@@ -327,7 +341,7 @@ def test_a_sale_leaves_the_aging_stops_the_dunning_and_gives_the_buyer_a_full_ta
         ).fetchall()
         full = sale.full_tape(again, settings, sold_tape.tape_id, "Buyer B.V.")
     assert statuses == [("sold",)]
-    assert aging == (sum(sold["total_balance"]), len(sold))
+    assert aging == (sold_total, len(sold))
     assert reasons == [("sold",)]
     planned = dunning.plan(settings, AS_OF)
     with connect(settings) as again:
@@ -339,7 +353,7 @@ def test_a_sale_leaves_the_aging_stops_the_dunning_and_gives_the_buyer_a_full_ta
         full_manifest = again.execute(
             "select kind, buyer, manifest from sale.tapes where tape_id = ?", [full["tape_id"]]
         ).fetchone()
-    assert planned["planned_total"] >= 0 and dunned == 0
+    assert planned["planned_total"] > 0 and dunned == 0  # others are dunned, not the sold
 
     assert full_manifest[:2] == ("full", "Buyer B.V.")
     assert '"contains_personal_data": true' in full_manifest[2]
