@@ -312,6 +312,89 @@ def stage_dunning() -> dict:
     }
 
 
+def stage_tape() -> dict:
+    """A bidder tape of 100,000 receivables (50,000 debtors) with 36 months of repayments, in
+    CSV, Parquet and XLSX with its strats, report (HTML and PDF), dictionary and manifest,
+    published to a folder. The marts it reads are synthetic tables with the real columns."""
+    from debtflow.flows.core.settings import Settings
+    from debtflow.flows.core.warehouse import connect, ensure_schema
+    from debtflow.flows.tape import tape
+
+    day = date(2026, 11, 20)
+    home = HOME / "tape"
+    shutil.rmtree(home, ignore_errors=True)
+    settings = Settings(home=home, pseudonym_key="bench-" + "Qx7pL2mZ9rV4wK8sN1dH6bJ3cF5gT0y")
+    con = connect(settings)
+    ensure_schema(con)
+    for schema in ("marts", "staging", "intermediate"):
+        con.execute(f"create schema if not exists {schema}")
+    n, debtor = 100_000, "'D' || lpad((i // 2)::varchar, 7, '0')"
+    con.execute(
+        f"create table marts.sale_candidates as select $d as as_of, 'INV' || i as invoice_id,"
+        f" {debtor} as debtor_id, 'consumer' as debtor_type, 'NL' as country, 'EUR' as currency,"
+        " $d - 500 - (i % 400)::int as issue_date, $d - 486 - (i % 400)::int as due_date,"
+        " (30 + i % 2000)::decimal(18, 2) as amount, (25 + i % 1900)::decimal(18, 2)"
+        " as principal_balance, 486 + i % 400 as days_past_due, 'open' as status,"
+        " $d - 396 - (i % 400)::int as default_date, 13 + (i % 400) // 31 as months_since_default,"
+        " $d - 200 as last_payment_date, 5.00::decimal(18, 2) as last_payment_amount,"
+        " $d - 470 - (i % 400)::int as collection_started_date,"
+        " 15 + (i % 400) // 31 as months_in_collection, $d + 1200 as limitation_date,"
+        f" false as placed_with_agency, null::varchar as exclusion from range({n}) t(i)",
+        {"d": day},
+    )
+    con.execute(
+        f"create table marts.debtor_features as select distinct {debtor} as debtor_id,"
+        f" $d as as_of, false as deceased, i % 97 = 0 as bankrupt, false as debt_restructuring"
+        f" from range({n}) t(i)",
+        {"d": day},
+    )
+    con.execute(
+        "create table marts.dim_debtors as select debtor_id, date '2019-03-01' as customer_since,"
+        " true as has_email, hash(debtor_id) % 3 <> 0 as has_mobile, as_of - 40 as"
+        " last_response_date from marts.debtor_features"
+    )
+    con.execute(
+        "create table marts.dunning_candidates as select debtor_id, hash(debtor_id) % 5 <> 0 as"
+        " email_ok, true as sms_ok, ['reminder_1', 'reminder_2', 'final_notice'] as steps_taken"
+        " from marts.debtor_features"
+    )
+    con.execute(
+        "create table staging.stg_billing__customers as select debtor_id, 'Name ' || debtor_id"
+        " as name, 'Kerkstraat 1' as street, (1000 + hash(debtor_id) % 8999)::varchar || ' AB'"
+        " as postal_code, 'Utrecht' as city, lower(debtor_id) || '@example.nl' as email,"
+        " '+31612345678' as phone_mobile, date '1970-01-01' + (hash(debtor_id) % 15000)::int"
+        " as date_of_birth, null::varchar as company_registration from marts.debtor_features"
+    )
+    con.execute(
+        "create table staging.stg_billing__contact_events as select f.debtor_id,"
+        " ['email', 'sms', 'letter', 'phone'][1 + e % 4] as channel,"
+        " ['sent', 'opened', 'sent', 'call_attempt', 'clicked'][1 + e % 5] as event_type,"
+        " $d - (15 * e + 3)::int as occurred_date from marts.debtor_features f, range(20) t(e)",
+        {"d": day},
+    )
+    con.execute(
+        "create table intermediate.int_ledger as select c.invoice_id, 5.00::decimal(18, 2) as"
+        " allocated_amount, $d - (35 * k + 20)::int as applied_date"
+        " from marts.sale_candidates c, range(6) t(k)",
+        {"d": day},
+    )
+    con.execute(
+        "create table marts.fct_invoices as select invoice_id, principal_balance as open_amount,"
+        " as_of from marts.sale_candidates"
+    )
+    start = time.perf_counter()
+    (made,) = tape.build(con, settings, day)
+    seconds = time.perf_counter() - start
+    con.close()
+    folder = home / "tapes" / made.tape_id
+    return {
+        "receivables": made.manifest["receivables"],
+        "tape_100k_s": round(seconds, 1),
+        "files": sorted(p.name for p in folder.iterdir()),
+        "mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 1),
+    }
+
+
 STAGES = {
     "simulate": stage_simulate,
     "ingest_world": stage_ingest_world,
@@ -324,6 +407,7 @@ STAGES = {
     "train_2m": stage_train_2m,
     "small_books": stage_small_books,
     "dunning": stage_dunning,
+    "tape": stage_tape,
 }
 
 

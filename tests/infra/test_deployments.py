@@ -124,7 +124,12 @@ def test_deploy_all_then_a_worker_completes_the_daily_run_and_the_sends_and_tape
                 assert d.parameters == {"as_of": None}
             assert deployments["daily"].global_concurrency_limit.limit == 1
 
-            worker_env = {**env, "DEBTFLOW_HOME": str(world)}
+            # a bidder tape needs a strong pseudonymisation key (made up for this test)
+            worker_env = {
+                **env,
+                "DEBTFLOW_HOME": str(world),
+                "DEBTFLOW_PSEUDONYM_KEY": "deploy-test-" + "Vq3nB8xK1mZ6rT4wP9sL2dH7",
+            }
             worker_env.pop("DEBTFLOW_LANDING_URL", None)
             worker = start_worker(POOL, worker_env, tmp_path / "worker.log")
             states = {}
