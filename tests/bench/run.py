@@ -344,7 +344,7 @@ def stage_tape() -> dict:
     )
     con.execute(
         f"create table marts.debtor_features as select distinct {debtor} as debtor_id,"
-        f" $d as as_of, false as deceased, i % 97 = 0 as bankrupt, false as debt_restructuring"
+        f" $d as as_of, false as deceased, (i // 2) % 97 = 0 as bankrupt, false as debt_restructuring"
         f" from range({n}) t(i)",
         {"d": day},
     )
