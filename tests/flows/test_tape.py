@@ -60,7 +60,19 @@ def built(tmp_path_factory, world: Path) -> Path:
 def settings(built: Path, world: Path, tmp_path: Path) -> Settings:
     home = tmp_path / "home"
     shutil.copytree(built, home)
-    return Settings(home=home, landing_url=str(world / "landing"), pseudonym_key=KEY)
+    # pools by currency alone: two tapes (one kept apart for the agency), each with its report
+    selection = tmp_path / "selection.yml"
+    default = (SOURCE_ROOT / "flows" / "tape" / "selection.yml").read_text(encoding="utf-8")
+    selection.write_text(
+        default.replace("pool_by: [debtor_type, country, currency]", "pool_by: [currency]"),
+        encoding="utf-8",
+    )
+    return Settings(
+        home=home,
+        landing_url=str(world / "landing"),
+        pseudonym_key=KEY,
+        tape_selection=selection,
+    )
 
 
 @pytest.fixture
