@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -314,9 +313,14 @@ def _summary(manifest: dict) -> Table:
         ("Kind", str(manifest.get("kind", ""))),
         ("Cut-off date (as of)", str(manifest["as_of"])),
         ("Pools", ", ".join(map(str, manifest.get("pools") or [])) or "-"),
-        ("Receivables (rows)", _count(manifest.get("rows"))),
-        *((f"Face value {cur}", _money(totals[cur])) for cur in sorted(totals)),
-        ("Model version", str(manifest.get("model_version") or "none (not scored)")),
+        ("Receivables", _count(manifest.get("receivables"))),
+        ("Debtors", _count(manifest.get("debtors"))),
+        *((f"Face value {cur}", _money(totals[cur]["total_balance"])) for cur in sorted(totals)),
+        ("Offered until", str(manifest.get("offered_until") or "-")),
+        (
+            "Model versions",
+            ", ".join(manifest.get("model_versions") or []) or "none (not scored)",
+        ),
         ("Created at", str(manifest.get("created_at", ""))),
     ]
     return Table(("Fact", "Value"), rows, (False, False))
@@ -331,7 +335,7 @@ def _rule_value(value: object) -> str:
     if isinstance(value, list | tuple | set):
         return ", ".join(map(str, value))
     if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, default=str)
+        return ", ".join(f"{k} {v}" for k, v in sorted(value.items()))
     return str(value)
 
 

@@ -79,10 +79,14 @@ MANIFEST = {
     "as_of": "2026-11-01",
     "kind": "bidder",
     "pools": ["consumer-nl", "nordic"],
-    "rows": 10,
-    "totals_by_currency": {"EUR": "7499.99", "NOK": "17999.99"},
-    "selection": {"min_days_past_due": 180, "exclude": ["disputed", "deceased"]},
-    "model_version": None,
+    "receivables": 10,
+    "debtors": 8,
+    "totals_by_currency": {
+        "EUR": {"receivables": 6, "principal_balance": "7499.99", "total_balance": "7499.99"},
+        "NOK": {"receivables": 4, "principal_balance": "17999.99", "total_balance": "17999.99"},
+    },
+    "selection": {"months_in_collection": 12, "excluded": ["disputed", "deceased"]},
+    "model_versions": [],
     "created_at": "2026-11-01T06:00:00+00:00",
 }
 RECONCILIATION = [
@@ -290,7 +294,7 @@ def test_the_html_is_self_contained_and_holds_no_row(written):
     ):
         assert re.search(f"<h2[^>]*>{heading}</h2>", html)
     assert "data_dictionary.csv" in html
-    assert "T-2026-11" in html and "min_days_past_due" in html and "disputed, deceased" in html
+    assert "T-2026-11" in html and "months_in_collection" in html and "disputed, deceased" in html
     assert "7,499.99" in html and "17,999.99" in html
     assert "cp-" not in html and "rc-" not in html  # not a pseudonym of any row
 
