@@ -150,9 +150,6 @@ def _tape_for_pool(con, settings, store, sel, secret, as_of, pool, new) -> Tape:
             return _publish(con, settings, store, tape)
     if existing and not new:
         return existing[-1]
-    for tape in existing:
-        if tape.state == "published":
-            con.execute(f"update {TAPES} set state = 'withdrawn' where tape_id = ?", [tape.tape_id])
     tape_id = _next_id(con, as_of, pool)
     work = settings.tapes_work_dir / tape_id
     shutil.rmtree(work, ignore_errors=True)
@@ -182,7 +179,12 @@ def _tape_for_pool(con, settings, store, sel, secret, as_of, pool, new) -> Tape:
     except Exception:
         con.execute("rollback")
         raise
-    return _publish(con, settings, store, Tape(tape_id, pool, "built", manifest))
+    made = _publish(con, settings, store, Tape(tape_id, pool, "built", manifest))
+    # the tape it replaces is withdrawn once the new one is out, not before
+    for tape in existing:
+        if tape.state == "published":
+            con.execute(f"update {TAPES} set state = 'withdrawn' where tape_id = ?", [tape.tape_id])
+    return made
 
 
 def _next_id(con, as_of: date, pool: str) -> str:
