@@ -1,15 +1,16 @@
 """The receivables ledger: every payment and credit note booked to invoices once, for good.
 
-Events are booked per debtor in time order (a day's invoices, then its credit notes, then its
-payments by time), and money once applied never moves:
+Events are booked per account, a debtor's money in one currency (a payment or credit note pays
+invoices of its own currency only), in time order (a day's invoices, then its credit notes, then
+its payments by time), and money once applied never moves:
 
 1. An invoice, when issued, takes the debtor's credit (money left over earlier), oldest money
    first, as a billing system applies an account's credit balance to its next invoice.
-2. A payment naming an open invoice of the same debtor (invoice_id, else a reference equal to an
-   invoice id) pays it first. A payment naming an invoice issued after it counts as unnamed.
+2. A payment naming an open invoice of the same account (invoice_id, else a reference equal to
+   an invoice id) pays it first. A payment naming an invoice issued after it counts as unnamed.
 3. The rest of it, every unnamed payment and every credit note, pays the open invoices oldest
    due date first (then issue date, then invoice id).
-4. What is left is credit on the debtor's account: a share with no invoice.
+4. What is left is credit on the account: a share with no invoice.
 
 Each share carries the day it was applied, so the allocation as of any date is a filter on the
 ledger (macro `allocations_as_of`): the shares applied before it, plus, per payment or credit
@@ -69,14 +70,14 @@ ranked as (
     select
         *,
         cast(row_number() over (
-            partition by debtor_id order by due_date, issue_date, invoice_id
+            partition by debtor_id, currency order by due_date, issue_date, invoice_id
         ) - 1 as integer) as rank
     from invoices
     where document_type = 'invoice'
 ),
 
 payments as (
-    select payment_id, debtor_id, invoice_id, reference, paid_at, paid_date, amount
+    select payment_id, debtor_id, invoice_id, reference, paid_at, paid_date, amount, currency
     from ({payments}) {scope}
 )
 
@@ -88,7 +89,7 @@ from (
     from ranked
     union all
     select debtor_id, {credit_note}, issue_date, cast(issue_date as timestamp), invoice_id, -1, 0,
-        cast(amount * 100 as bigint), null, null
+        cast(amount * 100 as bigint), null, currency
     from invoices
     where document_type = 'credit_note'
     union all
@@ -96,15 +97,17 @@ from (
         payments.payment_id, coalesce(named.rank, referenced.rank, -1),
         case when named.rank is not null then {named_id}
             when referenced.rank is not null then {named_reference} else 0 end,
-        cast(payments.amount * 100 as bigint), null, null
+        cast(payments.amount * 100 as bigint), null, payments.currency
     from payments
     left join ranked as named
         on named.invoice_id = payments.invoice_id and named.debtor_id = payments.debtor_id
+        and named.currency = payments.currency
     left join ranked as referenced
         on referenced.invoice_id = payments.reference
         and referenced.debtor_id = payments.debtor_id
+        and referenced.currency = payments.currency
 )
-order by debtor_id, day, kind, event_at, event_id
+order by debtor_id, currency, day, kind, event_at, event_id
 """
 
 
@@ -201,10 +204,13 @@ def _decimal(cents: np.ndarray) -> pa.Array:
 
 
 def _shares(events: pa.RecordBatch) -> pa.RecordBatch:
-    debtor = events.column("debtor_id")
+    debtor, currency = events.column("debtor_id"), events.column("currency")
     start = np.ones(len(debtor), np.bool_)
-    if len(debtor) > 1:
-        start[1:] = pc.not_equal(debtor[1:], debtor[:-1]).to_numpy(zero_copy_only=False)
+    if len(debtor) > 1:  # an account: a debtor's money in one currency
+        start[1:] = pc.or_(
+            pc.not_equal(debtor[1:], debtor[:-1]),
+            pc.not_equal(currency[1:], currency[:-1]),
+        ).to_numpy(zero_copy_only=False)
     col = {
         name: events.column(name).to_numpy(zero_copy_only=False)
         for name in ("kind", "rank", "named_by", "cents")

@@ -20,7 +20,7 @@ create table invoices (
 PAYMENTS = """
 create table payments (
     payment_id varchar, debtor_id varchar, invoice_id varchar, reference varchar,
-    paid_at timestamp, paid_date date, amount decimal(18, 2)
+    paid_at timestamp, paid_date date, amount decimal(18, 2), currency varchar
 )"""
 
 
@@ -33,11 +33,11 @@ def _book(invoices: list[tuple], payments: list[tuple], debtors=None) -> list[tu
     con.execute(INVOICES)
     con.execute(PAYMENTS)
     for row in invoices:
-        con.execute("insert into invoices values (?, ?, ?, ?, ?, ?, 'EUR')", list(row))
+        con.execute("insert into invoices values (?, ?, ?, ?, ?, ?, ?)", [*row[:6], row[6]])
     for p in payments:
         con.execute(
-            "insert into payments values (?, ?, ?, ?, ?, cast(? as timestamp)::date, ?)",
-            [*p[:5], p[4], p[5]],
+            "insert into payments values (?, ?, ?, ?, ?, cast(? as timestamp)::date, ?, ?)",
+            [*p[:5], p[4], p[5], p[6]],
         )
     shares = ledger.book(con, "select * from invoices", "select * from payments", debtors)
     return [
@@ -48,12 +48,33 @@ def _book(invoices: list[tuple], payments: list[tuple], debtors=None) -> list[tu
     ]
 
 
-def _i(invoice_id, issued, due, amount, debtor="D1", kind="invoice"):
-    return (invoice_id, debtor, kind, issued, due, Decimal(amount))
+def _i(invoice_id, issued, due, amount, debtor="D1", kind="invoice", currency="EUR"):
+    return (invoice_id, debtor, kind, issued, due, Decimal(amount), currency)
 
 
-def _p(payment_id, paid_at, amount, invoice_id=None, reference=None, debtor="D1"):
-    return (payment_id, debtor, invoice_id, reference, paid_at, Decimal(amount))
+def _p(payment_id, paid_at, amount, invoice_id=None, reference=None, debtor="D1", currency="EUR"):
+    return (payment_id, debtor, invoice_id, reference, paid_at, Decimal(amount), currency)
+
+
+def test_money_pays_invoices_of_its_own_currency_only():
+    """D1 owes EUR (I1, older) and NOK (I2). An unnamed NOK payment pays the NOK invoice, not
+    the older EUR one; a EUR payment naming the NOK invoice counts as unnamed and pays I1; a NOK
+    credit note with nothing NOK left open stays NOK credit, and the next NOK invoice takes it."""
+    invoices = [
+        _i("I1", "2026-01-01", "2026-01-15", 100),
+        _i("I2", "2026-01-05", "2026-01-20", 900, currency="NOK"),
+        _i("C1", "2026-02-10", "2026-02-10", 50, kind="credit_note", currency="NOK"),
+        _i("I3", "2026-03-01", "2026-03-15", 300, currency="NOK"),
+    ]
+    payments = [
+        _p("P1", "2026-01-25 09:00", 900, currency="NOK"),
+        _p("P2", "2026-02-01 09:00", 60, invoice_id="I2"),
+    ]
+    assert _book(invoices, payments) == [  # in booking order: the EUR account, then NOK
+        ("P2", "I1", Decimal("60.00"), "oldest_first", "2026-02-01"),
+        ("P1", "I2", Decimal("900.00"), "oldest_first", "2026-01-25"),
+        ("C1", "I3", Decimal("50.00"), "oldest_first", "2026-03-01"),
+    ]
 
 
 def test_named_then_reference_then_oldest_first_with_credit_notes_and_credit():
