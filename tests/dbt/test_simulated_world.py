@@ -5,7 +5,9 @@
 - Point in time: with data through T + 60 loaded, the marts built as of T equal the marts built
   when only data through T was loaded.
 - The incremental snapshot table equals a full refresh.
-- Published, the day's scores equal the table's.
+- Published, the day's scores equal the table's; every SQL example of the READMEs, run on the
+  published files as the README says, gives the figures computed another way (readme_examples.py),
+  and the same on the live warehouse.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from dbt_world import query
+from readme_examples import EXPECTED, Book, examples, mismatches, on_warehouse
 
 from debtflow.flows.build import publish, transform
 from debtflow.flows.core import warehouse
@@ -468,3 +471,33 @@ def test_publish_writes_the_days_scores_beside_the_marts(published) -> None:
                 file = con.execute(f"select * from '{folder}/{name}.parquet' order by all")
                 assert file.description == columns and file.fetchall() == rows
                 assert manifest["scores"][name] == len(rows)
+
+
+@pytest.fixture(scope="module")
+def landing_payers(world: Path) -> list[tuple]:
+    with duckdb.connect() as con:
+        return con.execute(LANDING_PAYERS.format(landing=world / "landing"), {"t": T}).fetchall()
+
+
+def test_every_computed_readme_example_is_in_a_readme() -> None:
+    assert set(EXPECTED) == set(examples())
+
+
+@pytest.mark.parametrize("name", sorted(examples()))
+def test_readme_sql_example_gives_the_figures_computed_another_way(
+    name, published, landing_payers, monkeypatch
+) -> None:
+    sql = examples()[name]
+    assert sql is not None, f"the SQL block at {name} does not start with `-- example: <name>`"
+    assert name in EXPECTED, f"no computation for the README example {name} in readme_examples.py"
+    compute, keys = EXPECTED[name]
+    monkeypatch.chdir(published.root / "published")  # where the README runs them
+    with duckdb.connect() as con:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    with warehouse.connect(published, read_only=True) as con:
+        expected = compute(Book(con, T, landing_payers))
+        live = con.execute(on_warehouse(sql)).fetchall()
+    assert mismatches([dict(zip(columns, row, strict=True)) for row in rows], expected, keys) == []
+    assert live == rows  # the live warehouse, as the README says, answers the same
