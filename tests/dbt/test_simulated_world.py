@@ -5,10 +5,14 @@
 - Point in time: with data through T + 60 loaded, the marts built as of T equal the marts built
   when only data through T was loaded.
 - The incremental snapshot table equals a full refresh.
+- Published, the day's scores equal the table's; every SQL example of the READMEs, run on the
+  published files as the README says, gives the figures computed another way (readme_examples.py),
+  and the same on the live warehouse.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,8 +21,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from dbt_world import query
+from readme_examples import EXPECTED, Book, examples, mismatches, on_warehouse
 
-from debtflow.flows.build import transform
+from debtflow.flows.build import publish, transform
+from debtflow.flows.core import warehouse
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.ingest import ingest
 from debtflow.flows.simulation.simulation import simulate
@@ -417,3 +423,81 @@ def test_daily_incremental_builds_equal_a_full_refresh(tmp_path_factory, world, 
 
 def _differing(a: dict[str, list[tuple]], b: dict[str, list[tuple]]) -> list[str]:
     return [table for table in sorted(a.keys() | b.keys()) if a.get(table) != b.get(table)]
+
+
+# made-up scores for T and the day before: the scoring model is not what these tests are about
+SCORES = """
+create temp table days as select * from (values (date '{t}'), (date '{t}' - 1)) as days (day);
+insert into ml.debtor_scores
+select debtor_id, day, p, least(10, 1 + floor(10 * p)), 'overdue_share+', 'test', now()
+from (
+    select debtor_id, day, hash(debtor_id, day) % 1000 / 1000 as p
+    from marts.debtor_features, days
+    where overdue_balance > 0
+);
+insert into ml.invoice_late_scores
+select invoice_id, day, debtor_id, issue_date, due_date, amount,
+    hash(invoice_id, day) % 1000 / 1000, 'test', now()
+from marts.fct_invoices, days
+where document_type = 'invoice' and open_amount > 0 and due_date >= as_of;
+"""
+SCORE_TABLES = ("debtor_scores", "invoice_late_scores")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, loaded_to_t) -> Settings:
+    """A copy of the warehouse as of T, with scores for T and the day before, published."""
+    home = tmp_path_factory.mktemp("published")
+    query(loaded_to_t, "checkpoint")
+    shutil.copy(loaded_to_t.warehouse_path, home / "warehouse.duckdb")
+    settings = Settings(home=home, training_months=4)
+    query(settings, SCORES.format(t=T))
+    publish.publish(settings, T)
+    return settings
+
+
+def test_publish_writes_the_days_scores_beside_the_marts(published) -> None:
+    folder = published.root / "published"
+    for as_of in (T, None):  # without a date: the date the marts were built for
+        if as_of is None:
+            publish.publish(published)
+        manifest = json.loads((folder / "_manifest.json").read_text())
+        assert manifest["as_of"] == T.isoformat()
+        with warehouse.connect(published, read_only=True) as con:
+            for name in SCORE_TABLES:
+                table = con.execute(f"select * from ml.{name} where as_of = ? order by all", [T])
+                columns, rows = table.description, table.fetchall()
+                assert 0 < len(rows) < con.execute(f"select count(*) from ml.{name}").fetchone()[0]
+                file = con.execute(f"select * from '{folder}/{name}.parquet' order by all")
+                assert file.description == columns and file.fetchall() == rows
+                assert manifest["scores"][name] == len(rows)
+
+
+@pytest.fixture(scope="module")
+def landing_payers(world: Path) -> list[tuple]:
+    with duckdb.connect() as con:
+        return con.execute(LANDING_PAYERS.format(landing=world / "landing"), {"t": T}).fetchall()
+
+
+def test_every_computed_readme_example_is_in_a_readme() -> None:
+    assert set(EXPECTED) == set(examples())
+
+
+@pytest.mark.parametrize("name", sorted(examples()))
+def test_readme_sql_example_gives_the_figures_computed_another_way(
+    name, published, landing_payers, monkeypatch
+) -> None:
+    sql = examples()[name]
+    assert sql is not None, f"the SQL block at {name} does not start with `-- example: <name>`"
+    assert name in EXPECTED, f"no computation for the README example {name} in readme_examples.py"
+    compute, keys = EXPECTED[name]
+    monkeypatch.chdir(published.root / "published")  # where the README runs them
+    with duckdb.connect() as con:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    with warehouse.connect(published, read_only=True) as con:
+        expected = compute(Book(con, T, landing_payers))
+        live = con.execute(on_warehouse(sql)).fetchall()
+    assert mismatches([dict(zip(columns, row, strict=True)) for row in rows], expected, keys) == []
+    assert live == rows  # the live warehouse, as the README says, answers the same
