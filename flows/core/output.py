@@ -209,6 +209,10 @@ def _entry(key: str, value: Any, depth: int) -> list[str]:
         return [f"{pad}{key}: (none)"]
     if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
         return [f"{pad}{key}: {listed(value)}"]
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        columns = [(k, k) for k, v in value[0].items() if not isinstance(v, dict | list)]
+        rows = table(value, columns, MAX_ITEMS) if columns else [plural(len(value), "item")]
+        return [f"{pad}{key}:", *(f"{pad}  {row}" for row in rows)]
     if isinstance(value, dict | list):
         if depth + 1 >= MAX_DEPTH:
             return [f"{pad}{key}: ({plural(len(value), 'item')}; --json shows them)"]

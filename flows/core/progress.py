@@ -28,7 +28,9 @@ class Progress:
         with self.lock:
             if self.live:
                 width = shutil.get_terminal_size().columns - 1  # a wrapped line cannot be erased
-                self.stream.write(CLEAR + line[:width])
+                if len(line) > width:  # cut the middle: the count and the seconds stay in view
+                    line = line[: max(width - 12, 0)] + "…" + line[-11:]
+                self.stream.write(CLEAR + line)
                 self.shown = True
             elif finished:
                 self.stream.write(line + "\n")
