@@ -193,6 +193,7 @@ def _invoke(
             outcome = dbtRunner(callbacks=[NodeProgress(prefix)]).invoke(args)
         finally:
             _release_dbt_connection()
+            progress.clear()  # what prints next (a log line, the result) starts on a clean line
     if outcome.exception is not None:
         raise TransformError(f"dbt build for {as_of} crashed: {outcome.exception}") from (
             outcome.exception if isinstance(outcome.exception, BaseException) else None

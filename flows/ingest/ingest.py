@@ -320,5 +320,6 @@ def ingest(settings: Settings | None = None, as_of: date | None = None) -> list[
                 elapsed = time.perf_counter() - started
                 progress.done(progress.counted(i, len(found.batches), what, elapsed))
             results.append(result)  # an already loaded batch is no news: no line for it
+    progress.clear()
     shutil.rmtree(cache, ignore_errors=True)  # downloads of remote batches are done with
     return results

@@ -20,14 +20,17 @@ def score(settings: Settings, as_of: date, reasons: str = "auto") -> dict:
 
         distributed = partial(on_dask.score, settings)
     acting = partial(plan.acted_on, settings=settings, as_of=as_of)
-    return predict.score(
-        settings,
-        as_of,
-        reasons=reasons,
-        distributed=distributed,
-        acted_on=acting,
-        on_progress=_progress,
-    )
+    try:
+        return predict.score(
+            settings,
+            as_of,
+            reasons=reasons,
+            distributed=distributed,
+            acted_on=acting,
+            on_progress=_progress,
+        )
+    finally:
+        progress.clear()  # the daily run's next log line starts on a clean line
 
 
 def _progress(what: str, seconds: float) -> None:
