@@ -1,27 +1,30 @@
 """The `debtflow` command: every stage of the pipeline, the deployable flows and the demo.
 
 Each command is declared once, where it is handled: its name (a sub-command is "quarantine list"),
-its help, its arguments, and a handler that calls one service function with the settings
-resolved once, in `main`.
+its help, its arguments, the summary a person reads (flows/ops/summaries.py), and a handler that
+calls one service function with the settings resolved once, in `main`, and returns its result.
+`main` prints the result: that summary, or with `--json` (any command) the result as JSON. Long
+steps report progress on stderr (flows/core/progress.py), so stdout holds only the result.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from debtflow.flows.core import output, progress
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.runtime import configure_prefect
 from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.core.warehouse import require
+from debtflow.flows.ops import summaries
 
-Handler = Callable[[argparse.Namespace, Settings], object]
+Handler = Callable[[argparse.Namespace, Settings], object]  # returns the result to print
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Command:
     help: str
     arguments: tuple[tuple[tuple, dict], ...]
     handler: Handler
+    human: output.Human | None = None  # the summary for a person; None: output.readable
 
 
 COMMANDS: dict[str, Command] = {}
@@ -56,9 +60,11 @@ def as_of(default: str = "today") -> tuple[tuple, dict]:
     return arg("--as-of", type=iso_date, help=f"business date YYYY-MM-DD (default: {default})")
 
 
-def command(name: str, help: str, *arguments: tuple[tuple, dict]):
+def command(
+    name: str, help: str, *arguments: tuple[tuple, dict], human: output.Human | None = None
+):
     def register(fn: Handler) -> Handler:
-        COMMANDS[name] = Command(name, help, arguments, fn)
+        COMMANDS[name] = Command(name, help, arguments, fn, human)
         return fn
 
     return register
@@ -82,8 +88,11 @@ def _built(args: argparse.Namespace, settings: Settings) -> date:
     return built
 
 
-def _print(result: object) -> None:
-    print(json.dumps(result, indent=2, default=str))
+def _show(args: argparse.Namespace, result: object) -> None:
+    """Print a result now, for a handler that fails after saying what it found (validate,
+    doctor); the others return theirs and `main` prints it."""
+    progress.clear()
+    output.emit(result, args.json, args.spec.human, args)
 
 
 # --- load and build -----------------------------------------------------------------------------
@@ -98,11 +107,12 @@ def _print(result: object) -> None:
     arg("--out", type=Path, required=True, help="writes OUT/landing and OUT/truth"),
     arg("--end-date", type=iso_date, help="date of the last daily batch (default: today)"),
     arg("--daily-days", type=int, default=3, help="daily batches after the history"),
+    human=summaries.simulated,
 )
 def cmd_simulate(args, settings):
     from debtflow.flows.simulation.simulation import simulate
 
-    _print(simulate(args.debtors, args.months, args.seed, args.out, args.end_date, args.daily_days))
+    return simulate(args.debtors, args.months, args.seed, args.out, args.end_date, args.daily_days)
 
 
 @command(
@@ -110,32 +120,29 @@ def cmd_simulate(args, settings):
     "Load new landing batches into raw.*, quarantining bad rows.",
     as_of(),
     arg("--landing", type=Path, help="landing folder (default: DEBTFLOW_LANDING_URL)"),
+    human=summaries.ingested,
 )
 def cmd_ingest(args, settings):
     from debtflow.flows.ingest import ingest
 
     if args.landing:
         settings = settings.model_copy(update={"landing_url": str(args.landing)})
-    for r in ingest.ingest(settings, _today(args, settings)):
-        loaded = sum(f.rows_loaded for f in r.files)
-        bad = sum(f.rows_quarantined for f in r.files)
-        print(f"{r.batch_id}: {r.status} ({loaded} rows loaded, {bad} quarantined)")
+    return [asdict(r) for r in ingest.ingest(settings, _today(args, settings))]
 
 
 @command(
     "quarantine list",
     "Count quarantined rows by batch, file, column and reason.",
     arg("--batch", help="only this batch id"),
+    human=summaries.quarantine_groups,
 )
 def cmd_quarantine_list(args, settings):
     from debtflow.flows.ingest import quarantine
 
     with quarantine.session_for(settings, args.batch) as con:
         groups = quarantine.summary(con, args.batch)
-    for batch, file, column, reason, status, n in groups:
-        print(f"{batch}  {file}  {column}  {status:<11} {n:>8}  {reason}")
-    if not groups:
-        print(f"no quarantined rows{f' in batch {args.batch}' if args.batch else ''}")
+    keys = ("batch", "file", "column", "reason", "status", "rows")
+    return [dict(zip(keys, group, strict=True)) for group in groups]
 
 
 @command(
@@ -144,16 +151,13 @@ def cmd_quarantine_list(args, settings):
     arg("--batch", required=True),
     arg("--file", help="only this file name"),
     arg("--limit", type=int, default=20),
+    human=summaries.quarantined_rows,
 )
 def cmd_quarantine_show(args, settings):
     from debtflow.flows.ingest import quarantine
 
     with quarantine.session_for(settings, args.batch) as con:
-        found = quarantine.rows(con, args.batch, args.file, args.limit)
-    for row in found:
-        print(json.dumps(row, default=str))
-    if not found:
-        print(f"no quarantined rows in batch {args.batch}", file=sys.stderr)
+        return quarantine.rows(con, args.batch, args.file, args.limit)
 
 
 @command(
@@ -161,12 +165,14 @@ def cmd_quarantine_show(args, settings):
     "Re-check a batch's quarantined rows; load those now valid.",
     arg("--batch", required=True),
     arg("--file", help="only this file name"),
+    human=summaries.released,
 )
 def cmd_quarantine_release(args, settings):
     from debtflow.flows.ingest import quarantine
 
     with quarantine.session_for(settings, args.batch) as con:
-        print(f"released {quarantine.release(con, args.batch, args.file)} row(s)")
+        released = quarantine.release(con, args.batch, args.file)
+    return {"batch": args.batch, "file": args.file, "released": released}
 
 
 @command(
@@ -174,38 +180,49 @@ def cmd_quarantine_release(args, settings):
     "Build the warehouse with dbt (staging, intermediate, marts) as of a date.",
     as_of(),
     arg("--full-refresh", action="store_true", help="rebuild incremental models"),
+    human=summaries.built,
 )
 def cmd_transform(args, settings):
     from debtflow.flows.build import transform
 
-    result = transform.build(settings, _today(args, settings), full_refresh=args.full_refresh)
-    print(f"dbt build: {len(result)} nodes passed")
+    return transform.build(settings, _today(args, settings), full_refresh=args.full_refresh)
 
 
 @command(
     "publish",
     "Publish every mart as Parquet (HOME/published or DEBTFLOW_PUBLISH_URL).",
     as_of(BUILT),
+    human=summaries.published,
 )
 def cmd_publish(args, settings):
     from debtflow.flows.build.publish import publish
 
-    _print(publish(settings, _built(args, settings)))
+    return publish(settings, _built(args, settings))
 
 
-@command("docs", "Build the dbt docs site into HOME/reports/dbt_docs/.", as_of())
+@command(
+    "docs",
+    "Build the dbt docs site into HOME/reports/dbt_docs/.",
+    as_of(),
+    human=lambda result, args: [f"dbt docs: {result['site']}"],
+)
 def cmd_docs(args, settings):
     from debtflow.flows.build import transform
 
-    print(f"dbt docs: {transform.docs(settings, _today(args, settings))}/index.html")
+    return {"site": f"{transform.docs(settings, _today(args, settings))}/index.html"}
 
 
-@command("validate", "Run the data-quality suites on the day's batches and the marts.", as_of())
+@command(
+    "validate",
+    "Run the data-quality suites on the day's batches and the marts.",
+    as_of(),
+    human=summaries.validated,
+)
 def cmd_validate(args, settings):
     from debtflow.flows.build import validation
 
     results = validation.validate_day(settings, _today(args, settings))
-    print(validation.summary_markdown(results))
+    _show(args, [asdict(r) for r in results])
     validation.raise_if_failed(results)
 
 
@@ -218,31 +235,25 @@ def cmd_validate(args, settings):
     as_of(BUILT),
     arg("--truth", type=Path, help="simulator truth folder: report oracle metrics"),
     arg("--model", choices=MODELS, default="collectability"),
+    human=summaries.trained,
 )
 def cmd_train(args, settings):
     from debtflow.models import late_payment, train
 
     fit = late_payment.train_model if args.model == "late_payment" else train.train
-    _print(fit(settings, _built(args, settings), args.truth))
+    return fit(settings, _built(args, settings), args.truth)
 
 
 @command(
     "models list",
     "Versions with their validation metrics; marks the champion.",
     arg("--model", choices=MODELS, default="collectability"),
+    human=summaries.model_versions,
 )
 def cmd_models_list(args, settings):
     from debtflow.models import registry
 
-    rows = registry.summary(settings, args.model)
-    for row in rows:
-        print(
-            f"{row['version']}  {'champion' if row['champion'] else '        '}  "
-            f"roc_auc {row['roc_auc']} (logistic baseline {row['baseline_roc_auc']})  "
-            f"brier {row['brier']}  {row['valid_dates']}"
-        )
-    if not rows:
-        print(f"no {args.model} model yet: run `debtflow train`")
+    return registry.summary(settings, args.model)
 
 
 @command(
@@ -250,11 +261,12 @@ def cmd_models_list(args, settings):
     "A version's metadata and metrics (default: the champion).",
     arg("version", nargs="?"),
     arg("--model", choices=MODELS, default="collectability"),
+    human=summaries.model_version,
 )
 def cmd_models_show(args, settings):
     from debtflow.models import registry
 
-    _print(registry.show(settings, args.version, args.model))
+    return registry.show(settings, args.version, args.model)
 
 
 @command(
@@ -262,12 +274,13 @@ def cmd_models_show(args, settings):
     "Make a version the champion by hand (bypasses the gate).",
     arg("version"),
     arg("--model", choices=MODELS, default="collectability"),
+    human=summaries.promoted,
 )
 def cmd_models_promote(args, settings):
     from debtflow.models import registry
 
     registry.promote(settings, args.version, args.model)
-    print(f"{args.model} champion: {args.version}")
+    return {"model": args.model, "champion": args.version}
 
 
 @command(
@@ -276,18 +289,24 @@ def cmd_models_promote(args, settings):
     as_of(BUILT),
     arg("--debtor", action="append", help="only this debtor (repeatable)"),
     arg("--out", type=Path, help="CSV path (default HOME/reports/terms/<as_of>.csv)"),
+    human=summaries.terms_advice,
 )
 def cmd_advise_terms(args, settings):
     from debtflow.models import terms
 
-    _print(terms.advise_terms(settings, _built(args, settings), args.debtor or None, args.out))
+    return terms.advise_terms(settings, _built(args, settings), args.debtor or None, args.out)
 
 
-@command("score", "Score every debtor with an overdue balance into ml.debtor_scores.", as_of())
+@command(
+    "score",
+    "Score every debtor with an overdue balance into ml.debtor_scores.",
+    as_of(),
+    human=summaries.scored,
+)
 def cmd_score(args, settings):
     from debtflow.flows.score import score
 
-    _print(score.score(settings, _today(args, settings)))
+    return score.score(settings, _today(args, settings))
 
 
 # --- act ----------------------------------------------------------------------------------------
@@ -316,52 +335,67 @@ DRY_RUN = arg("--dry-run", action="store_true", help="say what would happen; cha
     as_of(),
     AT,
     DRY_RUN,
+    human=summaries.dunning_day,
 )
 def cmd_dunning(args, settings):
     from debtflow.flows.dunning import dunning
 
-    _print(dunning.plan_and_send(settings, _today(args, settings), args.at, args.dry_run))
+    return dunning.plan_and_send(settings, _today(args, settings), args.at, args.dry_run)
 
 
-@command("dunning plan", "Plan the day's dunning actions into the ledger.", as_of(), DRY_RUN)
+@command(
+    "dunning plan",
+    "Plan the day's dunning actions into the ledger.",
+    as_of(),
+    DRY_RUN,
+    human=summaries.dunning_plan,
+)
 def cmd_dunning_plan(args, settings):
     from debtflow.flows.dunning import dunning
 
     if args.dry_run:
-        _print(dunning.plan_and_send(settings, _today(args, settings), dry_run=True)["planned"])
-    else:
-        _print(dunning.plan(settings, _today(args, settings)))
+        return dunning.plan_and_send(settings, _today(args, settings), dry_run=True)["planned"]
+    return dunning.plan(settings, _today(args, settings))
 
 
-@command("dunning send", "Send the planned actions that may go out now.", as_of(), AT, DRY_RUN)
+@command(
+    "dunning send",
+    "Send the planned actions that may go out now.",
+    as_of(),
+    AT,
+    DRY_RUN,
+    human=summaries.dunning_sent,
+)
 def cmd_dunning_send(args, settings):
     from debtflow.flows.dunning import dunning
 
-    _print(dunning.send(settings, _today(args, settings), args.at, args.dry_run))
+    return dunning.send(settings, _today(args, settings), args.at, args.dry_run)
 
 
 @command(
     "dunning check-policy",
     "Validate a dunning policy file; say which key is wrong and how to fix it.",
     arg("file", type=Path),
+    human=summaries.policy_checked,
 )
 def cmd_dunning_check_policy(args, settings):
     from debtflow.flows.dunning import policy
 
     checked = policy.load(args.file)
     ladders = {lad.name: [s.name for s in lad.steps] for lad in checked.ladders}
-    _print({"file": str(args.file), "valid": True, "version": checked.label, "ladders": ladders})
+    return {"file": str(args.file), "valid": True, "version": checked.label, "ladders": ladders}
 
 
 @command(
     "dunning show",
     "A debtor's dunning history: actions, fees, states and why not.",
     arg("debtor_id"),
+    human=summaries.dunning_history,
 )
 def cmd_dunning_show(args, settings):
     from debtflow.flows.dunning import dunning
 
-    _print(dunning.history(settings, args.debtor_id))
+    return dunning.history(settings, args.debtor_id)
 
 
 @command(
@@ -370,6 +404,7 @@ def cmd_dunning_show(args, settings):
     as_of(),
     arg("--pool", help="only this pool (e.g. consumer-nl-eur)"),
     arg("--new", action="store_true", help="withdraw the published tape and make a new one"),
+    human=summaries.tapes_built,
 )
 def cmd_tape_build(args, settings):
     from debtflow.flows.core.warehouse import session
@@ -377,16 +412,20 @@ def cmd_tape_build(args, settings):
 
     with session(settings) as con:
         tapes = tape.build(con, settings, _today(args, settings), args.pool, args.new)
-    _print([t.summary() for t in tapes])
+    return [t.summary() for t in tapes]
 
 
-@command("tape list", "Every tape made: id, pool, state, receivables, where it is.")
+@command(
+    "tape list",
+    "Every tape made: id, pool, state, receivables, where it is.",
+    human=summaries.tape_list,
+)
 def cmd_tape_list(args, settings):
     from debtflow.flows.core.warehouse import session
     from debtflow.flows.tape import tape
 
     with session(settings) as con:
-        _print(tape.listing(con))
+        return tape.listing(con)
 
 
 @command(
@@ -394,6 +433,7 @@ def cmd_tape_list(args, settings):
     "A tape's manifest: totals, selection, reconciliation, files; --links for download URLs.",
     arg("tape_id"),
     arg("--links", type=int, metavar="HOURS", help="presigned download links valid this long"),
+    human=summaries.tape_shown,
 )
 def cmd_tape_show(args, settings):
     from debtflow.flows.core.storage import open_store
@@ -405,7 +445,7 @@ def cmd_tape_show(args, settings):
     if args.links:
         store = open_store(settings.tapes_store, settings)
         shown["links"] = publish.download_links(store, args.tape_id, args.links * 3600)
-    _print(shown)
+    return shown
 
 
 @command(
@@ -415,6 +455,7 @@ def cmd_tape_show(args, settings):
     arg("--buyer", required=True, help="the buyer's name"),
     arg("--pool", help="check that the tape holds this pool"),
     arg("--on", dest="sold_on", type=iso_date, help="day of the sale YYYY-MM-DD (default: today)"),
+    human=summaries.tape_sold,
 )
 def cmd_tape_mark_sold(args, settings):
     from debtflow.flows.core.warehouse import session
@@ -422,7 +463,7 @@ def cmd_tape_mark_sold(args, settings):
 
     with session(settings) as con:
         sold_on = args.sold_on or settings.today()
-        _print(sale.mark_sold(con, args.tape_id, args.buyer, args.pool, sold_on))
+        return sale.mark_sold(con, args.tape_id, args.buyer, args.pool, sold_on)
 
 
 @command(
@@ -430,38 +471,41 @@ def cmd_tape_mark_sold(args, settings):
     "The buyer's tape with identities, for a tape sold to that buyer.",
     arg("tape_id"),
     arg("--buyer", required=True, help="the buyer the tape was sold to"),
+    human=summaries.full_tape,
 )
 def cmd_tape_full(args, settings):
     from debtflow.flows.core.warehouse import session
     from debtflow.flows.tape import sale
 
     with session(settings) as con:
-        _print(sale.full_tape(con, settings, args.tape_id, args.buyer))
+        return sale.full_tape(con, settings, args.tape_id, args.buyer)
 
 
 @command(
     "tape check-selection",
     "Validate a sale selection file; say which key is wrong and how to fix it.",
     arg("file", type=Path),
+    human=summaries.selection_checked,
 )
 def cmd_tape_check_selection(args, settings):
     from debtflow.flows.tape import selection
 
     checked = selection.load(args.file)
-    _print({"file": str(args.file), "valid": True, "version": checked.label})
+    return {"file": str(args.file), "valid": True, "version": checked.label}
 
 
 @command(
     "feedback ingest",
     "Load a buyer's feedback file (new or invalid contact data, outcomes) into the warehouse.",
     arg("file", type=Path),
+    human=summaries.feedback_loaded,
 )
 def cmd_feedback_ingest(args, settings):
     from debtflow.flows.core.warehouse import session
     from debtflow.flows.tape import sale
 
     with session(settings) as con:
-        _print(sale.ingest_feedback(con, settings, args.file))
+        return sale.ingest_feedback(con, settings, args.file)
 
 
 # --- the deployable flows, run here as their deployments run them (infra/prefect.yaml) ---------
@@ -474,25 +518,36 @@ def cmd_feedback_ingest(args, settings):
     arg(
         "--force", action="store_true", help="rebuild and rescore even if the inputs are unchanged"
     ),
+    human=summaries.daily_run,
 )
 def cmd_run_daily(args, settings):
     from debtflow.flows.daily import daily
 
-    _print(daily(_today(args, settings), force=args.force))
+    return daily(_today(args, settings), force=args.force)
 
 
-@command("run dunning-send", "Send the planned dunning messages that may go out now.", as_of())
+@command(
+    "run dunning-send",
+    "Send the planned dunning messages that may go out now.",
+    as_of(),
+    human=summaries.dunning_sent,
+)
 def cmd_run_dunning_send(args, settings):
     from debtflow.flows.dunning_send import dunning_send
 
-    _print(dunning_send(_today(args, settings)))
+    return dunning_send(_today(args, settings))
 
 
-@command("run train", "Train the collectability model; promotion through the gate.", as_of(BUILT))
+@command(
+    "run train",
+    "Train the collectability model; promotion through the gate.",
+    as_of(BUILT),
+    human=summaries.trained,
+)
 def cmd_run_train(args, settings):
     from debtflow.flows.train import train
 
-    _print(train(_built(args, settings)))
+    return train(_built(args, settings))
 
 
 @command(
@@ -500,11 +555,12 @@ def cmd_run_train(args, settings):
     "One bidder tape per pool, published.",
     as_of(),
     arg("--pool", help="only this pool"),
+    human=summaries.tapes_built,
 )
 def cmd_run_sale_tape(args, settings):
     from debtflow.flows.sale_tape import sale_tape
 
-    _print(sale_tape(_today(args, settings), args.pool))
+    return sale_tape(_today(args, settings), args.pool)
 
 
 # --- operate ------------------------------------------------------------------------------------
@@ -515,21 +571,28 @@ def cmd_run_sale_tape(args, settings):
     "Run the daily flow for each date in a range; skips dates already done.",
     arg("--from", dest="start", type=iso_date, required=True, help="first date YYYY-MM-DD"),
     arg("--to", dest="end", type=iso_date, required=True, help="last date (inclusive)"),
+    human=summaries.backfilled,
 )
 def cmd_backfill(args, settings):
     from debtflow.flows.ops.backfill import backfill
 
-    def progress(as_of, what):
-        print(f"{as_of}: {what}", flush=True)
+    def tell(as_of, what):  # a line per date, kept: each is a whole daily run
+        progress.note(f"{as_of}: {what}")
 
-    _print(backfill(settings, args.start, args.end, on_date=progress))
+    return backfill(settings, args.start, args.end, on_date=tell)
 
 
-@command("doctor", "Check the configuration and every connection; say what to fix.")
+@command(
+    "doctor",
+    "Check the configuration and every connection; say what to fix.",
+    human=summaries.doctor_checks,
+)
 def cmd_doctor(args, settings):
-    from debtflow.flows.ops.doctor import doctor
+    from debtflow.flows.ops.doctor import FAIL, run_checks
 
-    failed = doctor(settings)
+    checks = run_checks(settings)
+    _show(args, [asdict(c) for c in checks])
+    failed = sum(c.status == FAIL for c in checks)
     if failed:
         raise DebtflowError(f"{failed} check(s) failed; fix them and run `debtflow doctor` again")
 
@@ -540,11 +603,13 @@ def cmd_doctor(args, settings):
     arg("--debtors", type=int, default=20_000),
     arg("--months", type=int, default=24),
     arg("--seed", type=int, default=7),
+    human=summaries.demo_summary,
 )
 def cmd_demo(args, settings):
     from debtflow.flows.ops.demo import demo
 
-    demo(settings, args.debtors, args.months, args.seed)
+    # the demo prints its summary as it ends; with --json that goes to stderr, the result to stdout
+    return demo(settings, args.debtors, args.months, args.seed, sys.stderr if args.json else None)
 
 
 GROUPS = {  # the help of a command whose actions are sub-commands
@@ -557,11 +622,22 @@ GROUPS = {  # the help of a command whose actions are sub-commands
 }
 
 
+JSON_HELP = "print the result as JSON (for scripts) instead of a summary"
+
+
+def _json_flag(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """--json before or after the command; a sub-command's parser must not reset the top one's
+    (argparse applies a sub-parser's defaults over the namespace: SUPPRESS sets nothing)."""
+    p.add_argument("--json", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help=JSON_HELP)  # fmt: skip
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="debtflow",
         description="Turn billing extracts into collected cash: load, model, dun, sell.",
     )
+    _json_flag(p, top=True)
     top = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     for cmd in COMMANDS.values():
@@ -569,40 +645,56 @@ def parser() -> argparse.ArgumentParser:
         if action:
             if group not in groups:
                 g = top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
+                _json_flag(g)
                 # a group that is a command of its own too ("dunning") runs it without an action
                 bare = COMMANDS.get(group)
                 groups[group] = g.add_subparsers(dest="action", required=not bare, metavar="ACTION")
                 for flags, options in bare.arguments if bare else ():
                     g.add_argument(*flags, **options)
                 if bare:
-                    g.set_defaults(handler=bare.handler)
+                    g.set_defaults(spec=bare)
             sp = groups[group].add_parser(action, help=cmd.help, description=cmd.help)
         elif group in GROUPS:
             continue  # declared with its actions, above
         else:
             sp = top.add_parser(group, help=cmd.help, description=cmd.help)
+        _json_flag(sp)
         for flags, options in cmd.arguments:
             sp.add_argument(*flags, **options)
-        sp.set_defaults(handler=cmd.handler)
+        sp.set_defaults(spec=cmd)
     return p
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for handler in logging.getLogger().handlers:  # a log line never lands on the status line
+        if not any(isinstance(f, progress.ClearsStatusLine) for f in handler.filters):
+            handler.addFilter(progress.ClearsStatusLine())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr()
     settings = get_settings()
+    progress.start(sys.stderr)
     try:
         name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
         if args.command not in STARTS_A_HOME and name not in NEEDS_NO_HOME:
             require(settings)
         if args.command != "doctor":  # it only looks: no Prefect, and no folders made
             configure_prefect(settings)
-        args.handler(args, settings)
+        result = args.spec.handler(args, settings)
+        if result is not None:
+            progress.clear()
+            output.emit(result, args.json, args.spec.human, args)
     except DebtflowError as exc:
+        progress.clear()
         print(f"debtflow {args.command}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        progress.stop()
     return 0
 
 

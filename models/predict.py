@@ -315,6 +315,19 @@ def replace_rows(
         con.unregister("_debtflow_new_scores")
 
 
+class _Phases:
+    """Calls on_progress with what was done and the seconds since the last call."""
+
+    def __init__(self, on_progress: Callable[[str, float], None] | None) -> None:
+        self.on_progress, self.last = on_progress, time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        now = time.perf_counter()
+        if self.on_progress:
+            self.on_progress(what, now - self.last)
+        self.last = now
+
+
 def score(
     settings: Settings,
     as_of: date,
@@ -322,6 +335,7 @@ def score(
     reasons: str = "auto",
     distributed: Callable | None = None,
     acted_on: Callable | None = None,
+    on_progress: Callable[[str, float], None] | None = None,
 ) -> dict:
     """Replace ml.debtor_scores for as_of with the champion's scores (one transaction).
 
@@ -330,15 +344,18 @@ def score(
     dunning acts on (flows/dunning/plan.py; without it, none). distributed: (model, frame,
     rows to explain) -> (X, p, reason codes,
     what ran where), to compute the rows elsewhere (flows/score/on_dask.py); this function
-    still chooses the rows to explain, grades, measures drift and writes.
+    still chooses the rows to explain, grades, measures drift and writes. on_progress: (what was
+    done, its seconds), called as each phase and each PREDICT_CHUNK of rows finishes.
     """
     started = time.perf_counter()
+    tell = _Phases(on_progress)
     model = registry.load(settings)
     own = con is None
     con = con or connect(settings)
     try:
         ensure_schema(con)
         frame = features.read_scoring(con, as_of)
+        tell(f"read {len(frame):,} debtors to score")
         t_reasons = time.perf_counter()
         if reasons == "all" or (reasons == "auto" and len(frame) <= REASONS_FOR_ALL_ROWS):
             which = np.ones(len(frame), dtype=bool)
@@ -347,17 +364,20 @@ def score(
         else:
             which = np.zeros(len(frame), dtype=bool)
         t_reasons = time.perf_counter() - t_reasons
+        tell(f"chose {int(which.sum()):,} debtors for reason codes")
         on_dask = None
         if distributed is not None and len(frame):
             X, p, codes, on_dask = distributed(model, frame, which)
             n_exact = on_dask.pop("rows_with_exact_reasons")
             t_reasons += on_dask["seconds_reasons"]
+            tell(f"scored {len(frame):,} debtors on Dask, {int(which.sum()):,} with reasons")
         else:
             X = features.to_matrix(frame, model.spec)
-            p = predict_proba(model, X) if len(X) else np.zeros(0)
+            p = _predict_in_chunks(model, X, tell)
             started_reasons = time.perf_counter()
             codes, n_exact = reasons_for(model, X, which, p)
             t_reasons += time.perf_counter() - started_reasons
+            tell(f"reason codes for {int(which.sum()):,} debtors ({n_exact:,} exact)")
         grades = grade(p)
         scored_at = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
         scores = pd.DataFrame(
@@ -377,6 +397,7 @@ def score(
             model.version,
             scored_at,
         )
+        tell(f"wrote {len(scores):,} scores to {DEBTOR_SCORES}")
     finally:
         if own:
             con.close()
@@ -395,6 +416,20 @@ def score(
     if on_dask is not None:
         result["dask"] = on_dask
     return result
+
+
+PREDICT_CHUNK = 250_000  # rows per prediction call: a progress line each on a large book
+
+
+def _predict_in_chunks(model: registry.Model, X: pd.DataFrame, tell: _Phases) -> np.ndarray:
+    """predict_proba, a chunk of rows at a time (each row's score depends on that row alone)."""
+    if not len(X):
+        return np.zeros(0)
+    parts = []
+    for start in range(0, len(X), PREDICT_CHUNK):
+        parts.append(predict_proba(model, X.iloc[start : start + PREDICT_CHUNK]))
+        tell(f"scored {start + len(parts[-1]):,}/{len(X):,} debtors")
+    return np.concatenate(parts)
 
 
 def without_model(settings: Settings, as_of: date) -> dict:

@@ -3,7 +3,9 @@
 dbt runs through `dbtRunner` with the project's own profile; the warehouse path and the DuckDB
 settings of `warehouse.connect` (memory limit, spill directory) reach the profile as environment
 variables, so both open the file with the same configuration. A failed node raises
-`TransformError` naming it. After each invocation the adapter's cached DuckDB instance is closed,
+`TransformError` naming it. Each node that finishes is reported as a progress line
+(flows/core/progress.py); dbt's own console lines (warnings only) go to stderr, never into the
+command's result on stdout. After each invocation the adapter's cached DuckDB instance is closed,
 so later code in the process may open the file with any configuration (DuckDB refuses a second
 configuration while an instance is open).
 """
@@ -13,13 +15,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from debtflow.flows.core import progress
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import RAW, connect
@@ -145,18 +150,50 @@ def _pending_snapshot_dates(settings: Settings) -> int:
     return row[0] if row else 0
 
 
+class NodeProgress:
+    """dbt's events -> a progress line per finished node, '  [ 45/195] model int_ledger ... 3.2 s';
+    a node that did not pass stays on screen. dbt calls back from its worker threads."""
+
+    OK = {"success", "pass"}
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix, self.done, self.total = prefix, 0, None
+        self.lock = threading.Lock()
+
+    def __call__(self, event) -> None:
+        name, data = event.info.name, event.data
+        if name.startswith("Log") and name.endswith("Result"):  # LogModelResult, LogTestResult...
+            self.total = getattr(data, "total", 0) or getattr(data, "num_models", 0) or self.total
+        elif name == "NodeFinished":
+            node, result = data.node_info, data.run_result
+            status = str(result.status or node.node_status)
+            with self.lock:
+                self.done += 1
+                what = f"{self.prefix}{node.resource_type} {node.node_name}"
+                if status not in self.OK:
+                    what += f" {status.upper()}"
+                line = progress.counted(self.done, self.total, what, result.execution_time)
+            (progress.done if status in self.OK else progress.note)(line)
+
+
 def _invoke(
-    settings: Settings, as_of: date, select: str | None, full_refresh: bool, snapshot_dates: int
+    settings: Settings,
+    as_of: date,
+    select: str | None,
+    full_refresh: bool,
+    snapshot_dates: int,
+    prefix: str = "",
 ) -> list:
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
     args = build_args(settings, as_of, select, full_refresh, snapshot_dates)
     connect(settings).close()  # wait while another process holds the warehouse: dbt would not
-    with _environment(_dbt_env(settings)):
+    with _environment(_dbt_env(settings)), redirect_stdout(sys.stderr):
         try:
-            outcome = dbtRunner().invoke(args)
+            outcome = dbtRunner(callbacks=[NodeProgress(prefix)]).invoke(args)
         finally:
             _release_dbt_connection()
+            progress.clear()  # what prints next (a log line, the result) starts on a clean line
     if outcome.exception is not None:
         raise TransformError(f"dbt build for {as_of} crashed: {outcome.exception}") from (
             outcome.exception if isinstance(outcome.exception, BaseException) else None
@@ -186,7 +223,9 @@ def build(
     seconds = {r.node.unique_id: r.execution_time or 0.0 for r in results}
     pending = _pending_snapshot_dates(settings) if SNAPSHOTS_NODE in seconds else 0
     while pending:
-        again = _invoke(settings, as_of, "debtor_feature_snapshots+", False, per_build)
+        again = _invoke(
+            settings, as_of, "debtor_feature_snapshots+", False, per_build, "more snapshot dates: "
+        )
         left = _pending_snapshot_dates(settings)
         if left >= pending:  # the model built nothing: stop rather than loop forever
             raise TransformError(f"debtor_feature_snapshots for {as_of}: {left} dates stay pending")

@@ -12,12 +12,14 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
+from debtflow.flows.core import progress
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.core.storage import Store, open_store
@@ -300,18 +302,24 @@ def ingest(settings: Settings | None = None, as_of: date | None = None) -> list[
     for line in found.describe(settings.landing, as_of):
         log.warning(line)
     with session(settings) as con:
-        for batch in found.batches:
+        for i, batch in enumerate(found.batches, 1):
+            progress.working(progress.counted(i, len(found.batches), f"batch {batch.batch_id} …"))
+            started = time.perf_counter()
             result = load_batch(con, store, batch, cache)
             if result.status == "loaded":
                 rows = sum(f.rows_loaded for f in result.files)
                 bad = sum(f.rows_quarantined for f in result.files)
-                log.info(
+                log.debug(  # the command line shows it as progress; the result holds it
                     "batch %s: %d rows loaded, %d quarantined, %d held rows released",
                     batch.batch_id,
                     rows,
                     bad,
                     result.released,
                 )
-            results.append(result)
+                what = f"batch {batch.batch_id}: {rows:,} rows loaded, {bad:,} quarantined"
+                elapsed = time.perf_counter() - started
+                progress.done(progress.counted(i, len(found.batches), what, elapsed))
+            results.append(result)  # an already loaded batch is no news: no line for it
+    progress.clear()
     shutil.rmtree(cache, ignore_errors=True)  # downloads of remote batches are done with
     return results

@@ -7,6 +7,9 @@ and an existing champion model is kept.
 from __future__ import annotations
 
 import json
+import sys
+from functools import partial
+from typing import TextIO
 
 from debtflow.flows.build import transform
 from debtflow.flows.core.runtime import timed
@@ -33,7 +36,10 @@ def _world(settings: Settings, debtors: int, months: int, seed: int) -> dict:
     return summary
 
 
-def demo(settings: Settings, debtors: int, months: int, seed: int) -> dict:
+def demo(
+    settings: Settings, debtors: int, months: int, seed: int, out: TextIO | None = None
+) -> dict:
+    """Run it all; print the summary on `out` (stdout); return rows, metrics and seconds."""
     from debtflow.flows.daily import daily  # imports Prefect: after configure_prefect
 
     as_of = settings.today()
@@ -61,34 +67,35 @@ def demo(settings: Settings, debtors: int, months: int, seed: int) -> dict:
         name: registry.load_metrics(settings, registry.champion_version(settings, name), name)
         for name in (registry.NAME, late_payment.NAME)
     }
-    print_summary(settings, as_of, counts, metrics, result, tapes, timings)
+    print_summary(settings, as_of, counts, metrics, result, tapes, timings, out or sys.stdout)
     return {"rows": counts, "metrics": metrics, "seconds": timings}
 
 
-def print_summary(settings, as_of, counts, metrics, result, tapes, timings) -> None:
+def print_summary(settings, as_of, counts, metrics, result, tapes, timings, out: TextIO) -> None:
     line = "-" * 60
-    print(f"\n{line}\ndebtflow demo, as of {as_of}\n{line}")
+    say = partial(print, file=out)
+    say(f"\n{line}\ndebtflow demo, as of {as_of}\n{line}")
     for table, n in counts.items():
-        print(f"  {table:<40} {n:>12,}")
-    print(line)
-    print("  out-of-time backtest       ROC AUC (oracle)     Brier (oracle)")
+        say(f"  {table:<40} {n:>12,}")
+    say(line)
+    say("  out-of-time backtest       ROC AUC (oracle)     Brier (oracle)")
     for name, m in metrics.items():
         if m:
-            print(
+            say(
                 f"  {name:<24} {m['roc_auc']:>8.3f} ({m.get('oracle_roc_auc') or float('nan'):.3f})"
                 f" {m['brier']:>10.4f} ({m.get('oracle_brier') or float('nan'):.4f})"
             )
     planned = result["stages"]["dunning"]["planned"]
-    print(f"  dunning messages planned today          {planned['planned_total']:>12,}")
+    say(f"  dunning messages planned today          {planned['planned_total']:>12,}")
     for t in tapes:
-        print(f"  tape {t.tape_id:<34} {t.manifest['receivables']:>12,} receivables")
+        say(f"  tape {t.tape_id:<34} {t.manifest['receivables']:>12,} receivables")
     if not tapes:
-        print("  tape                                    nothing unresolved long enough to sell")
-    print(line)
+        say("  tape                                    nothing unresolved long enough to sell")
+    say(line)
     for stage, seconds in {**timings, **result["seconds"]}.items():
-        print(f"  seconds {stage:<31} {seconds:>12.1f}")
-    print(line)
-    print(f"  warehouse: {settings.warehouse_path}")
-    print(f"  reports:   {settings.reports_dir}   models: {settings.registry_dir}")
-    print(f"  outbox:    {settings.outbox_dir}")
-    print(f"  query it:  duckdb -readonly {settings.warehouse_path}\n")
+        say(f"  seconds {stage:<31} {seconds:>12.1f}")
+    say(line)
+    say(f"  warehouse: {settings.warehouse_path}")
+    say(f"  reports:   {settings.reports_dir}   models: {settings.registry_dir}")
+    say(f"  outbox:    {settings.outbox_dir}")
+    say(f"  query it:  duckdb -readonly {settings.warehouse_path}\n")

@@ -1,21 +1,30 @@
 """A landing zone with only customers, invoices and payments builds and passes every test;
-a failing data test raises TransformError naming the node."""
+a failing data test raises TransformError naming the node; each node is a progress line as it
+finishes."""
 
 from __future__ import annotations
 
+import io
+import re
 from decimal import Decimal
 
 import pytest
 from dbt_world import AS_OF, query
 
 from debtflow.flows.build import transform
-from debtflow.flows.core import warehouse
+from debtflow.flows.core import progress, warehouse
 from debtflow.flows.core.settings import Settings
+
+PROGRESS = io.StringIO()  # what the command line shows on stderr while the world builds
 
 
 @pytest.fixture(scope="module")
 def built(build_world) -> tuple[Settings, dict]:
-    return build_world(False)
+    progress.start(PROGRESS, live=False)
+    try:
+        return build_world(False)
+    finally:
+        progress.stop()
 
 
 def test_build_passes_with_empty_optional_tables(built) -> None:
@@ -47,3 +56,17 @@ def test_failed_test_raises_transform_error_naming_the_node(built) -> None:
     with pytest.raises(transform.TransformError, match="document_type") as error:
         transform.build(settings, AS_OF, select="source:billing.invoices")
     assert "accepted_values" in str(error.value)
+
+
+def test_each_node_is_a_progress_line_as_it_finishes(built) -> None:
+    _, nodes = built
+    built_nodes = [uid for uid in nodes if not uid.startswith("operation.")]  # hooks: not nodes
+    lines = PROGRESS.getvalue().splitlines()
+    shape = re.compile(r"  \[ *(\d+)/(\d+)\] (\w+) (\S+) \.\.\. \d+\.\d s")
+    found = [shape.fullmatch(line) for line in lines]
+    assert len(lines) == len(built_nodes) and all(found), lines
+    assert [int(m[1]) for m in found] == list(range(1, len(built_nodes) + 1))  # as they finish
+    assert {int(m[2]) for m in found} == {len(built_nodes)}
+    named = {(m[3], m[4]) for m in found}
+    assert ("model", "int_ledger") in named and ("model", "debtor_features") in named
+    assert {kind for kind, _ in named} == {"model", "test", "unit_test"}

@@ -50,7 +50,7 @@ def _daily(as_of: date) -> dict:
     """`debtflow run daily --as-of D`, as a new user types it; its JSON result."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = cli.main(["run", "daily", "--as-of", as_of.isoformat()])
+        code = cli.main(["run", "daily", "--as-of", as_of.isoformat(), "--json"])
     assert code == 0, out.getvalue()[-2000:]
     return json.loads(out.getvalue())
 
@@ -99,7 +99,7 @@ def test_train_defaults_to_the_built_date_and_the_next_day_scores(book, capsys) 
     from prefect.testing.utilities import prefect_test_harness
 
     day_two = DAY_ONE + timedelta(days=1)
-    code, out, err = run(capsys, "train")
+    code, out, err = run(capsys, "train", "--json")
     assert code == 0, err
     assert f"as of {day_two}: the date the warehouse was last built for" in err
     trained = json.loads(out)

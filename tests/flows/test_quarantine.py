@@ -23,8 +23,14 @@ def loaded(home, monkeypatch) -> Path:
 
 def test_list_counts_by_reason(loaded, capsys) -> None:
     assert cli.main(["quarantine", "list"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "invoices.csv  currency  quarantined        1" in out[0]
+    header, *rows = capsys.readouterr().out.strip().splitlines()
+    assert header.split() == ["BATCH", "FILE", "COLUMN", "STATUS", "ROWS", "REASON"]
+    assert len(rows) == 1 and rows[0].split()[1:5] == [
+        "invoices.csv",
+        "currency",
+        "quarantined",
+        "1",
+    ]
 
 
 def test_show_masks_personal_data(home, monkeypatch, capsys) -> None:
@@ -36,8 +42,8 @@ def test_show_masks_personal_data(home, monkeypatch, capsys) -> None:
     )
     cli.main(["ingest"])
     capsys.readouterr()
-    cli.main(["quarantine", "show", "--batch", "2026-03-02T0600"])
-    row = json.loads(capsys.readouterr().out)
+    cli.main(["quarantine", "show", "--batch", "2026-03-02T0600", "--json"])
+    (row,) = json.loads(capsys.readouterr().out)
     assert row["record"]["email"] == "***" and row["record"]["debtor_type"] == "martian"
     assert "jan@example.com" not in json.dumps(row)
 
