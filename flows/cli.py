@@ -193,11 +193,22 @@ def cmd_publish(args, settings):
     _print(publish(settings, _built(args, settings)))
 
 
-@command("docs", "Build the dbt docs site into HOME/reports/dbt_docs/.", as_of())
+@command(
+    "docs",
+    "Build the dbt docs into HOME/reports/dbt_docs/index.html, one page that opens from disk.",
+    as_of(),
+    arg("--serve", action="store_true", help="then serve it on 127.0.0.1 until Ctrl-C"),
+    arg("--port", type=int, default=8580, help="port for --serve (default: 8580)"),
+)
 def cmd_docs(args, settings):
-    from debtflow.flows.build import transform
+    from debtflow.flows.build import docs_server, transform
 
-    print(f"dbt docs: {transform.docs(settings, _today(args, settings))}/index.html")
+    site = transform.docs(settings, _today(args, settings))
+    print(f"dbt docs: {site}/index.html")
+    if args.serve:
+        docs_server.serve(
+            site, args.port, lambda url: print(f"serving at {url} (Ctrl-C stops)", flush=True)
+        )
 
 
 @command("validate", "Run the data-quality suites on the day's batches and the marts.", as_of())
