@@ -202,14 +202,23 @@ def cmd_publish(args, settings):
 
 @command(
     "docs",
-    "Build the dbt docs site into HOME/reports/dbt_docs/.",
+    "Build the dbt docs into HOME/reports/dbt_docs/index.html, one page that opens from disk.",
     as_of(),
+    arg("--serve", action="store_true", help="then serve it on 127.0.0.1 until Ctrl-C"),
+    arg("--port", type=int, default=8580, help="port for --serve (default: 8580)"),
     human=lambda result, args: [f"dbt docs: {result['site']}"],
 )
 def cmd_docs(args, settings):
-    from debtflow.flows.build import transform
+    from debtflow.flows.build import docs_server, transform
 
-    return {"site": f"{transform.docs(settings, _today(args, settings))}/index.html"}
+    site = transform.docs(settings, _today(args, settings))
+    if args.serve:
+        docs_server.serve(
+            site,
+            args.port,
+            lambda url: print(f"dbt docs at {url} (Ctrl-C stops)", file=sys.stderr, flush=True),
+        )
+    return {"site": f"{site}/index.html"}
 
 
 @command(

@@ -134,7 +134,7 @@ def publish_stage(settings: Settings, as_of: date) -> dict:
 def _links(settings: Settings, stages: dict) -> dict[str, str | None]:
     version = stages["score"]["model_version"]
     return {
-        "Data docs (validation)": stages["validate_marts"]["docs_index"],
+        "Data quality (validation)": stages["validate_marts"]["quality_page"],
         "Model evaluation report": version and str(registry.report_path(settings, version)),
         "Published marts": stages["publish"]["target"],
         "Outbox": str(settings.outbox_dir),

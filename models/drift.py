@@ -5,6 +5,14 @@ categories one bin per category plus missing) and the share of training rows in 
 gets the ten fixed grade bands. At scoring the same bins are filled from the scored rows and
 PSI = sum((actual - expected) * ln(actual / expected)). The usual reading: < 0.1 stable,
 0.1-0.2 watch, > 0.2 shifted (WARN_PSI).
+
+A book-wide feature (the same value for every row of a date, e.g. book_late_rate_30d) has no
+distribution within a date: over the training rows it spreads across many dates, while one day's
+scored rows hold one value or a few, so its PSI would flag every scoring day, even the day the
+model was trained. Such features get no bins: their training range over the dates (low, high) is
+kept, and a scored value more than RANGE_MARGIN of the range's width outside it warns (scored
+dates are newer than any labelled training date, so a value just past the edge is a trend; a
+shock lands far outside).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ BINS = 10
 MAX_ROWS = 200_000  # PSI on a fixed sample: bins of 10% need far fewer rows than a million
 FLOOR = 1e-4  # share given to an empty bin, so ln() stays finite
 SCORE_EDGES = [i / 10 for i in range(1, 10)]  # the grade bands
+RANGE_MARGIN = 0.25  # of a book-wide feature's training range, on each side
 
 
 def _sample(n: int) -> np.ndarray | slice:
@@ -47,13 +56,39 @@ def _category_bins(values: pd.Series, categories: list[str]) -> np.ndarray:
     return codes.astype(np.int64) + 1  # -1 (missing or unseen) -> 0
 
 
-def reference(X: pd.DataFrame, spec: FeatureSpec, p: np.ndarray) -> dict:
-    """Bins and training shares per feature and for the calibrated score."""
+def book_wide(X: pd.DataFrame, spec: FeatureSpec, dates: np.ndarray) -> dict[str, dict]:
+    """Numeric features with one value per date (`dates` aligned with X's rows) that differ
+    between dates, with their range over the dates: {feature: {low, high, dates}}."""
+    rows = _sample(len(X))
+    X = X.iloc[rows] if isinstance(rows, np.ndarray) else X
+    codes, uniques = pd.factorize(np.asarray(dates)[rows])
+    numeric = [c for c in spec.columns if spec.kinds[c] != CATEGORICAL and c in X.columns]
+    if len(uniques) < 2 or not numeric:
+        return {}
+    per_date = X[numeric].astype(float).groupby(codes)
+    low, high, count = per_date.min(), per_date.max(), per_date.count()
+    out = {}
+    for c in numeric:
+        values = low[c].dropna()
+        same_within = bool(((low[c] == high[c]) | low[c].isna()).all())
+        # several rows on some date, and more than one value over the dates: not a constant
+        if same_within and count[c].max() > 1 and values.nunique() > 1:
+            out[c] = {"low": float(values.min()), "high": float(values.max()), "dates": len(values)}
+    return out
+
+
+def reference(
+    X: pd.DataFrame, spec: FeatureSpec, p: np.ndarray, book: dict[str, dict] | None = None
+) -> dict:
+    """Bins and training shares per feature and for the calibrated score; the book-wide
+    features in `book` (from `book_wide`) keep their range instead of bins."""
     rows = _sample(len(X))
     X = X.iloc[rows] if isinstance(rows, np.ndarray) else X
     out: dict = {"features": {}}
     for c in spec.columns:
-        if spec.kinds[c] == CATEGORICAL:
+        if book and c in book:
+            out["features"][c] = {"book_wide": True, **book[c]}
+        elif spec.kinds[c] == CATEGORICAL:
             cats = [str(v) for v in X[c].cat.categories]
             bins = _category_bins(X[c], cats)
             out["features"][c] = {"categories": cats, "expected": _shares(bins, len(cats) + 1)}
@@ -81,9 +116,12 @@ def report(ref: dict | None, X: pd.DataFrame, p: np.ndarray) -> dict:
         return {"note": "no drift reference in the model or no rows scored"}
     rows = _sample(len(X))
     X = X.iloc[rows] if isinstance(rows, np.ndarray) else X
-    per_feature = {}
+    per_feature, book = {}, {}
     for c, r in ref["features"].items():
         if c not in X.columns:
+            continue
+        if r.get("book_wide"):
+            book[c] = _against_range(X[c].to_numpy(dtype=float), r)
             continue
         if "categories" in r:
             bins = _category_bins(X[c], r["categories"])
@@ -94,6 +132,11 @@ def report(ref: dict | None, X: pd.DataFrame, p: np.ndarray) -> dict:
     score_psi = round(psi(ref["score"]["expected"], _shares(score_bins, len(SCORE_EDGES) + 2)), 4)
     shifted = sorted((c for c, v in per_feature.items() if v > WARN_PSI), key=per_feature.get)
     warnings = [f"{c}: PSI {per_feature[c]:.3f} > {WARN_PSI}" for c in reversed(shifted)]
+    warnings += [
+        f"{c}: {b['outside']:.3f} outside its training range {b['low']:.3f} to {b['high']:.3f}"
+        for c, b in book.items()
+        if b["outside"] is not None
+    ]
     if score_psi > WARN_PSI:
         warnings.insert(0, f"score: PSI {score_psi:.3f} > {WARN_PSI}")
     if warnings:
@@ -112,4 +155,20 @@ def report(ref: dict | None, X: pd.DataFrame, p: np.ndarray) -> dict:
         "warnings": warnings,
         "top_features": top,
         "features": per_feature,
+        "book_wide": book,
     }
+
+
+def _against_range(values: np.ndarray, r: dict) -> dict:
+    """A book-wide feature's scored values against its training range: the value furthest
+    outside it, if beyond the margin, else None."""
+    present = values[~np.isnan(values)]
+    low, high = r["low"], r["high"]
+    out = {"low": low, "high": high, "scored_low": None, "scored_high": None, "outside": None}
+    if len(present):
+        lo, hi = float(present.min()), float(present.max())
+        out.update(scored_low=lo, scored_high=hi)
+        below, above = low - lo, hi - high
+        if max(below, above) > RANGE_MARGIN * (high - low):
+            out["outside"] = lo if below >= above else hi
+    return out

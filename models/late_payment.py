@@ -123,7 +123,18 @@ def train_model(settings: Settings, as_of: date, truth_dir: Path | None = None) 
         "period_column": PERIOD,
     }
     result = train.register(
-        settings, NAME, frame, [PERIOD, "invoice_id"], X, y, s, spec, f, metrics, metadata
+        settings,
+        NAME,
+        frame,
+        [PERIOD, "invoice_id"],
+        X,
+        y,
+        s,
+        spec,
+        f,
+        metrics,
+        metadata,
+        date_column="issue_date",  # an invoice's features are as of its issue date
     )
     return {**result, "seconds": round(time.perf_counter() - started, 1)}
 

@@ -191,6 +191,43 @@ def gate(challenger: dict, champion: dict | None) -> dict:
     return {"promote": auc_ok and brier_ok, "reason": reason, **versus}
 
 
+def decision_in_words(decision: dict, challenger: dict) -> str:
+    """The gate's decision as a sentence, e.g. 'Promoted: ROC AUC 0.8123 against the champion's
+    0.7934 on the same validation rows (the gate needs at least 0.7884) ...'."""
+    verdict = "Promoted" if decision.get("promote") else "Not promoted"
+    auc, brier = challenger.get("roc_auc"), challenger.get("brier")
+    before, champ = decision.get("champion_before"), decision.get("champion_metrics")
+    if not before:
+        shown = f" (ROC AUC {auc:.4f}, Brier score {brier:.4f})" if None not in (auc, brier) else ""
+        return f"{verdict}: the first version of this model, with no champion to beat{shown}."
+    auc_h, brier_h = (champ or {}).get("roc_auc"), (champ or {}).get("brier")
+    if None in (auc, brier, auc_h, brier_h):
+        return (
+            f"{verdict}: the ROC AUC or Brier score of this version or of champion {before} is "
+            "missing (a validation set with one outcome only?); `debtflow models promote` "
+            "promotes a version by hand."
+        )
+    where = (
+        "on the same validation rows"
+        if (champ or {}).get("compared_on") == "challenger's validation rows"
+        else "(the champion's own stored validation metrics)"
+    )
+    auc_floor, brier_ceiling = auc_h - GATE_AUC_TOLERANCE, brier_h * GATE_BRIER_FACTOR
+    auc_part = (
+        f"ROC AUC {auc:.4f} against champion {before}'s {auc_h:.4f} {where} (the gate needs at "
+        f"least {auc_floor:.4f}: no more than {GATE_AUC_TOLERANCE} below the champion"
+        + ("" if auc >= auc_floor else ", so it fails here")
+        + ")"
+    )
+    brier_part = (
+        f"Brier score {brier:.4f} against {brier_h:.4f} (the gate allows up to "
+        f"{brier_ceiling:.4f}: at most {GATE_BRIER_FACTOR - 1:.0%} above the champion"
+        + ("" if brier <= brier_ceiling else ", so it fails here")
+        + ")"
+    )
+    return f"{verdict}: {auc_part}; {brier_part}."
+
+
 def _versus_baseline(challenger: dict) -> dict:
     """The challenger beside the logistic baseline on the same rows: shown, not gated on (the
     baseline is a yardstick, not a model the registry can serve)."""

@@ -33,7 +33,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import connect
-from debtflow.models import drift, evaluate, features, predict, registry
+from debtflow.models import drift, evaluate, evaluation_report, features, predict, registry
 from debtflow.models.features import CATEGORICAL, LABEL, FeatureSpec
 
 log = logging.getLogger(__name__)
@@ -436,8 +436,10 @@ def register(
     f: Fitted,
     metrics: dict,
     metadata: dict,
+    date_column: str = "as_of",
 ) -> dict:
-    """Gate against the champion on the same validation rows, write the version, maybe promote."""
+    """Gate against the champion on the same validation rows, write the version, maybe promote.
+    `date_column` is the date a row's features are as of (drift finds book-wide features by it)."""
     current = champion_on(settings, frame[s.valid], y[s.valid], name)
     decision = registry.gate(metrics, current[1] if current else None)
     decision.update(
@@ -484,11 +486,13 @@ def register(
         "calibration": dict(f.calibrator),
         "grade_rule": "grade = clip(1 + floor(10 * p), 1, 10): fixed bands of calibrated p",
         "feature_importance_gain": importance,
-        "drift_reference": drift.reference(X[s.fit], spec, p_fit),
+        "drift_reference": drift.reference(
+            X[s.fit], spec, p_fit, drift.book_wide(X, spec, frame[date_column].to_numpy())
+        ),
         "approx_contrib": predict.contribution_table(f.booster, X[s.calib], spec),
         "promotion": decision,
     }
-    report = evaluate.report_html(
+    report = evaluation_report.render(
         version, metadata, metrics, y[s.valid], p_valid, p_fit, importance
     )
     path = registry.save(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -245,17 +244,22 @@ def build(
     }
 
 
-DOCS_FILES = ("index.html", "catalog.json", "manifest.json")
+# dbt's own index.html fetches manifest.json and catalog.json at load time, which a browser
+# refuses (or hangs on) for a page opened from disk; --static inlines both into one page.
+STATIC_PAGE = "static_index.html"
+# The page loads a tracking script from a CDN when the manifest says usage stats are on.
+_TRACKING_ON = '"send_anonymous_usage_stats": true'
 
 
 def docs(settings: Settings, as_of: date) -> Path:
-    """`dbt docs generate` against the warehouse; the site goes to HOME/reports/dbt_docs/."""
+    """`dbt docs generate --static` against the warehouse: the site is one self-contained page,
+    HOME/reports/dbt_docs/index.html, that opens from disk with no network."""
     from dbt.cli.main import dbtRunner
 
     project = str(settings.dbt_project_dir)
     target = settings.root / "dbt" / "docs_target"
     args = [
-        "docs", "generate",
+        "docs", "generate", "--static",
         "--project-dir", project,
         "--profiles-dir", project,
         "--target-path", str(target),
@@ -272,6 +276,10 @@ def docs(settings: Settings, as_of: date) -> Path:
         raise TransformError(f"dbt docs generate failed: {outcome.exception or 'see the dbt log'}")
     site = settings.reports_dir / "dbt_docs"
     site.mkdir(parents=True, exist_ok=True)
-    for name in DOCS_FILES:
-        shutil.copyfile(target / name, site / name)
+    page = (target / STATIC_PAGE).read_text(encoding="utf-8")
+    # DBT_SEND_ANONYMOUS_USAGE_STATS=false already says so; this holds if a profile says otherwise
+    page = page.replace(_TRACKING_ON, '"send_anonymous_usage_stats": false')
+    (site / "index.html").write_text(page, encoding="utf-8")
+    for stale in ("catalog.json", "manifest.json"):  # the old site's data files, now inline
+        (site / stale).unlink(missing_ok=True)
     return site

@@ -78,9 +78,6 @@ class Settings(BaseSettings):
         "duckdb session) to release the warehouse before it gives up.",
     )
     future_tolerance_days: int = Field(1, description="How far past as_of an event time may lie.")
-    data_docs_index_limit: int = Field(
-        200, description="Newest validation results linked from the data docs index page."
-    )
     training_months: int = Field(12, description="Month-end snapshots used to train.")
     # one SMTP configuration, for dunning e-mail and failure alerts (the DEBTFLOW_ALERT_SMTP_*
     # names of earlier versions still work)
@@ -174,13 +171,14 @@ class Settings(BaseSettings):
         return self.root / "reports"
 
     @property
-    def data_docs_dir(self) -> Path:
-        """The Great Expectations data docs site (open index.html)."""
-        return self.reports_dir / "data_docs"
+    def data_quality_dir(self) -> Path:
+        """The data-quality pages built from the validation results (open index.html)."""
+        return self.reports_dir / "data_quality"
 
     @property
     def validation_results_dir(self) -> Path:
-        """GX validation results (JSON) behind the data docs; kept so the site keeps its history."""
+        """GX validation results (JSON), one file per suite and run: the data-quality pages'
+        source and history."""
         return self.reports_dir / "validations"
 
     @property

@@ -28,7 +28,7 @@ def validation_digest(results: list) -> dict:
         "rows": sum(r.rows for r in results),
         "blocking_failures": sum(len(r.failed) for r in results),
         "warnings": sum(len(r.warnings) for r in results),
-        "docs_index": next((r.docs_index for r in results if r.docs_index), None),
+        "quality_page": next((r.quality_page for r in reversed(results) if r.quality_page), None),
     }
 
 

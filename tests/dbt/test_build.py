@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -224,14 +225,23 @@ def test_publish_to_s3(settings: Settings, s3_endpoint: str) -> None:
     assert {"marts/_manifest.json", "marts/fct_invoices.parquet"} <= keys
 
 
-def test_docs_site_is_built_into_reports(settings: Settings) -> None:
+def test_docs_are_one_page_that_opens_offline(settings: Settings) -> None:
+    """dbt's own index.html fetches manifest.json and catalog.json, which a page opened from
+    disk cannot: the static page inlines them and loads nothing from elsewhere."""
     from debtflow.flows.build import transform
 
     site = transform.docs(settings, AS_OF)
     assert site == settings.reports_dir / "dbt_docs"
-    catalog = json.loads((site / "catalog.json").read_text())
-    assert "model.debtflow.fct_invoices" in catalog["nodes"]
-    assert (site / "index.html").stat().st_size > 0
+    assert [p.name for p in site.iterdir()] == ["index.html"]
+    page = (site / "index.html").read_text()
+    assert '"MANIFEST.JSON INLINE DATA"' not in page and '"CATALOG.JSON INLINE DATA"' not in page
+    assert '"model.debtflow.fct_invoices"' in page and "debtflow warehouse" in page  # overview
+    tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", page)
+    assert tags and not [t for t in tags if re.search(r"(?:src|href)=[\"']?(?:https?:)?//", t)]
+    assert not re.search(r"@import|url\([\"']?(?:https?:)?//", page)
+    # the only script that would load from a CDN is dbt's tracker, off unless this is true
+    assert '"send_anonymous_usage_stats": false' in page
+    assert '"send_anonymous_usage_stats": true' not in page
 
 
 def test_status_days_to_settle_and_credit_balance(settings: Settings) -> None:

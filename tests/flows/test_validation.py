@@ -280,7 +280,7 @@ def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypat
     monkeypatch.setattr(runs, "CHUNK_ROWS", 2)
     parts = validation.validate_raw(con, [BATCH])
     assert parts.rows == whole.rows == 7
-    assert len(parts.docs_pages) > 1  # one data docs page per part
+    assert "(part 2 of " in Path(parts.quality_page).read_text()  # the page shows each part
     summary = {o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in parts.outcomes}
     assert summary == {
         o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in whole.outcomes
@@ -293,14 +293,14 @@ def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypat
 # --- reporting ------------------------------------------------------------------------------------
 
 
-def test_summary_markdown_has_a_headline_the_docs_and_a_row_per_expectation(con):
+def test_summary_markdown_has_a_headline_the_page_and_a_row_per_expectation(con):
     add_invoices(con, GOOD + [("INV-9", "D9", "2026-10-01", "2026-10-15", -1, "EUR")])
     raw = validation.validate_raw(con, [BATCH])
     md = validation.summary_markdown([raw], title="Raw batches")
     lines = md.strip().splitlines()
     assert lines[0] == "### Raw batches: FAILED"
     assert "Suites: 1, rows: 4, blocking failures: 1, warnings: 0." in md
-    assert f"Data docs: [{raw.docs_index}](file://{raw.docs_index})" in md
+    assert f"Data quality page: [{raw.quality_page}](file://{raw.quality_page})" in md
     table = [line for line in lines if line.startswith("| raw_invoices |")]
     assert len(table) == len(raw.outcomes)
     assert (

@@ -34,7 +34,7 @@ def published(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict
         yield calls
 
 
-def test_raw_summary_is_published_with_warnings_and_the_docs_link(published, home):
+def test_raw_summary_is_published_with_warnings_and_the_page_link(published, home):
     digest = daily.validate_raw_stage.fn(get_settings(), [BATCH])
     (artifact,) = published
     assert artifact["key"] == "validation-raw"
@@ -43,8 +43,8 @@ def test_raw_summary_is_published_with_warnings_and_the_docs_link(published, hom
     assert digest["blocking_failures"] == 0
     assert "### Raw batches: passed" in summary and "warnings: 1." in summary
     assert "| warning | warn | 1 |" in summary
-    index = home.resolve() / "reports" / "data_docs" / "index.html"
-    assert f"Data docs: [{index}](file://{index})" in summary
+    page = home.resolve() / "reports" / "data_quality" / "days" / "2026-11-20.html"
+    assert f"Data quality page: [{page}](file://{page})" in summary
     assert "broken-address" not in summary
 
 

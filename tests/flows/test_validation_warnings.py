@@ -80,7 +80,7 @@ def test_a_blocking_failure_beside_warnings_raises_only_for_itself(con):
     assert "**FAIL**" in validation.summary_markdown(result)
 
 
-def test_personal_values_reach_neither_results_nor_data_docs(con, home):
+def test_personal_values_reach_neither_results_nor_the_quality_page(con, home):
     validation.validate_raw(con, [BATCH], "customers")
     reports = home / "reports"
     files = [p for p in reports.rglob("*") if p.suffix in (".json", ".html")]

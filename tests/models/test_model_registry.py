@@ -41,6 +41,9 @@ def test_worse_challenger_is_refused_by_the_gate(settings, warehouse):
     decision = registry.load_metrics(settings, challenger["version"])["promotion"]
     assert decision["promote"] is False and decision["champion_before"] == champion
     assert decision["champion_metrics"]["compared_on"] == "challenger's validation rows"
+    report = (registry.root(settings) / challenger["version"] / registry.REPORT).read_text()
+    assert "Not promoted: ROC AUC" in report and f"against champion {champion}&#x27;s" in report
+    assert "so it fails here" in report
 
 
 def test_equal_challenger_passes_the_gate(settings, warehouse):
@@ -86,3 +89,48 @@ def test_gate_shows_the_logistic_baseline(challenger, below):
     decision = registry.gate({**challenger, "brier": 0.2, "baseline_brier": 0.21}, None)
     assert decision["promote"] and decision["below_baseline"] is below
     assert f"vs logistic baseline {challenger['baseline_roc_auc']:.4f}" in decision["baseline"]
+
+
+CHAMPION = {"roc_auc": 0.80, "brier": 0.20, "compared_on": "challenger's validation rows"}
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "sentence"),
+    [
+        pytest.param(
+            {"roc_auc": 0.81, "brier": 0.19},
+            None,
+            "Promoted: the first version of this model, with no champion to beat "
+            "(ROC AUC 0.8100, Brier score 0.1900).",
+            id="first",
+        ),
+        pytest.param(
+            {"roc_auc": 0.81, "brier": 0.19},
+            CHAMPION,
+            "Promoted: ROC AUC 0.8100 against champion V1's 0.8000 on the same validation rows "
+            "(the gate needs at least 0.7950: no more than 0.005 below the champion); Brier "
+            "score 0.1900 against 0.2000 (the gate allows up to 0.2100: at most 5% above the "
+            "champion).",
+            id="promoted",
+        ),
+        pytest.param(
+            {"roc_auc": 0.79, "brier": 0.19},
+            CHAMPION,
+            "Not promoted: ROC AUC 0.7900 against champion V1's 0.8000 on the same validation "
+            "rows (the gate needs at least 0.7950: no more than 0.005 below the champion, so it "
+            "fails here); Brier score 0.1900 against 0.2000 (the gate allows up to 0.2100: at "
+            "most 5% above the champion).",
+            id="auc-worse",
+        ),
+        pytest.param(
+            {"roc_auc": None, "brier": 0.19},
+            CHAMPION,
+            "Not promoted: the ROC AUC or Brier score of this version or of champion V1 is missing",
+            id="missing",
+        ),
+    ],
+)
+def test_the_decision_in_words(challenger, champion, sentence):
+    decision = registry.gate(challenger, champion)
+    decision.update(champion_before=champion and "V1", champion_metrics=champion)
+    assert registry.decision_in_words(decision, challenger).startswith(sentence)

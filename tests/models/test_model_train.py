@@ -123,3 +123,24 @@ def test_the_benchmark_world_has_the_real_width_and_trains(settings, tmp_path):
     assert meta["features"]["columns"] == balances + [name for name, _ in SCALE_FEATURES]
     m = result["metrics"]
     assert m["oracle_rows_matched"] == m["n_valid"] and m["roc_auc"] > 0.65
+
+
+def test_the_report_explains_itself_and_repeats_no_table(settings, warehouse, truth_dir):
+    from debtflow.models import evaluation_report
+
+    first = train.train(settings, AS_OF, truth_dir)
+    report = (registry.root(settings) / first["version"] / registry.REPORT).read_text()
+    assert "Promoted: the first version of this model, with no champion to beat" in report
+    assert evaluation_report.BASELINE in report and evaluation_report.ORACLE in report
+    assert "<td>oracle (true probabilities)</td>" in report
+    assert report.count("<table") == 4  # model/baseline/oracle, grades, lift, features
+    assert "baseline_roc_auc" not in report and "calibration_curve" not in report
+
+    second = train.train(settings, AS_OF)  # no truth: the report says what the oracle would be
+    report = (registry.root(settings) / second["version"] / registry.REPORT).read_text()
+    m = second["metrics"]
+    assert (
+        f"Promoted: ROC AUC {m['roc_auc']:.4f} against champion {first['version']}&#x27;s "
+        f"{first['metrics']['roc_auc']:.4f} on the same validation rows (the gate needs at least"
+    ) in report
+    assert evaluation_report.NO_ORACLE in report

@@ -1,24 +1,24 @@
 """Data-quality gates with Great Expectations: raw batches after ingest, marts after dbt.
 
-By concern: results.py (outcomes), suites.py, context.py (the GX context and data docs),
-runs.py (running a suite in parts), gates.py (raw and mart gates), report.py (lines, Markdown).
+By concern: results.py (outcomes), outcomes.py (reading GX's result fields), suites.py,
+context.py (the GX context), runs.py (running a suite in parts), gates.py (raw and mart gates),
+report.py (lines, Markdown), quality_page.py (the data-quality HTML pages).
 
 Raw suites are generated from the landing contract; mart suites are hand-written and live in
 `expectations/expectations/<name>.json` (GX 1.x suite format). Frames are read from DuckDB and
 validated by GX's pandas engine (its SQL datasource does not work on DuckDB), each through a
-ValidationDefinition and a Checkpoint whose UpdateDataDocsAction adds the result to the data docs
-site in `settings.data_docs_dir`. The validation results behind the site are kept as JSON in
-`settings.validation_results_dir`, so the site keeps every run's page, not only this process's.
+ValidationDefinition and a Checkpoint. GX keeps each result as JSON in
+`settings.validation_results_dir`; after each suite, quality_page.py rebuilds that day's page in
+`settings.data_quality_dir` (GX's own data docs need CDNs and are blank offline).
 
 Severity is GX's own expectation field: `critical` expectations block the run, `warning` ones
 (e.g. e-mail addresses that do not parse) are counted and shown but do not block.
 
 Results never carry personal data: a suite that checks a column the contract marks personal is
-run with GX's `exclude_unexpected_values`, so neither the result, the data docs nor our summary
-holds its values; offending rows are named by their key columns.
+run with GX's `exclude_unexpected_values`, so neither the result, the data-quality page nor our
+summary holds its values; offending rows are named by their key columns.
 """
 
-from debtflow.flows.build.validation.context import data_docs_index
 from debtflow.flows.build.validation.gates import (
     latest_event_time,
     validate_day,
@@ -51,7 +51,6 @@ __all__ = [
     "ExpectationOutcome",
     "ValidationFailed",
     "ValidationResult",
-    "data_docs_index",
     "failure_lines",
     "latest_event_time",
     "load_suite",

@@ -1,5 +1,8 @@
-"""The Great Expectations context of a home: suites, definitions and checkpoints in memory, results
-and the data docs site on disk; each suite's checkpoint updates the site."""
+"""The Great Expectations context of a home: suites, definitions and checkpoints in memory,
+validation results on disk (settings.validation_results_dir, the data-quality pages' source).
+
+GX's own data docs site is not built: its pages load Bootstrap, jQuery and Vega from CDNs and are
+blank offline; quality_page.py renders the stored results instead."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context.data_context.context_factory import set_context
 from great_expectations.data_context.types.base import (
     DataContextConfig,
@@ -18,44 +20,24 @@ from great_expectations.data_context.types.base import (
 
 from debtflow.flows.core.settings import Settings, get_settings
 
-DOCS_SITE = "debtflow"
-
 
 def context(settings: Settings | None = None) -> Any:
     """This home's GX context, made the active one (suites and checkpoints bind to it)."""
     settings = settings or get_settings()
-    context = _context_for(
-        settings.data_docs_dir, settings.validation_results_dir, settings.data_docs_index_limit
-    )
+    context = _context_for(settings.validation_results_dir)
     set_context(context)
     return context
 
 
 @cache
-def _context_for(docs_dir: Path, results_dir: Path, index_limit: int) -> Any:
+def _context_for(results_dir: Path) -> Any:
     # One per process and home: creating a context and its datasource is the expensive part.
     # Suites, definitions and checkpoints live in memory (they are rebuilt from code and JSON);
-    # validation results go to files, because the site index drops pages it has no result for.
+    # validation results go to files, the history the data-quality pages are built from.
     defaults = InMemoryStoreBackendDefaults()
     defaults.stores[defaults.validation_results_store_name]["store_backend"] = {
         "class_name": "TupleFilesystemStoreBackend",
         "base_directory": str(results_dir),
-    }
-    defaults.data_docs_sites = {
-        DOCS_SITE: {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir),
-            },
-            # The index reads every result it lists: list the newest only, so a year of daily
-            # runs does not make each run's docs update slower.
-            "site_index_builder": {
-                "class_name": "DefaultSiteIndexBuilder",
-                "validation_results_limit": index_limit,
-            },
-        }
     }
     config = DataContextConfig(
         store_backend_defaults=defaults,
@@ -65,10 +47,6 @@ def _context_for(docs_dir: Path, results_dir: Path, index_limit: int) -> Any:
     context = gx.get_context(mode="ephemeral", project_config=config)
     context.data_sources.add_pandas("debtflow")
     return context
-
-
-def data_docs_index(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).data_docs_dir / "index.html"
 
 
 def checkpoint(
@@ -98,7 +76,6 @@ def checkpoint(
         gx.Checkpoint(
             name=suite.name,
             validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
             result_format=result_format,
         )
     )

@@ -52,7 +52,7 @@ def _status(o: ExpectationOutcome) -> str:
 
 
 def summary_markdown(results: Any, title: str = "Data validation") -> str:
-    """A headline, the data docs link and one table row per expectation (a Prefect artifact)."""
+    """A headline, the data-quality page and one table row per expectation (a Prefect artifact)."""
     results = _as_list(results)
     failed = sum(len(r.failed) for r in results)
     warned = sum(len(r.warnings) for r in results)
@@ -63,9 +63,9 @@ def summary_markdown(results: Any, title: str = "Data validation") -> str:
         f"Suites: {len(results)}, rows: {sum(r.rows for r in results):,}, "
         f"blocking failures: {failed}, warnings: {warned}.",
     ]
-    index = next((r.docs_index for r in results if r.docs_index), None)
-    if index:
-        lines.append(f"Data docs: [{index}](file://{index})")
+    page = next((r.quality_page for r in reversed(results) if r.quality_page), None)
+    if page:
+        lines.append(f"Data quality page: [{page}](file://{page})")
     lines += [
         "",
         "| suite | rows | expectation | severity | result | unexpected | sample values |"

@@ -43,8 +43,7 @@ class ValidationResult:
     suite: str
     rows: int
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
-    docs_pages: list[str] = field(default_factory=list)  # this run's data docs pages (file paths)
-    docs_index: str | None = None
+    quality_page: str | None = None  # the data-quality page of the run's day (quality_page.py)
 
     @property
     def success(self) -> bool:
@@ -64,8 +63,7 @@ def merge(results: list[ValidationResult]) -> ValidationResult:
     merged = ValidationResult(
         suite=results[0].suite,
         rows=sum(r.rows for r in results),
-        docs_pages=[p for r in results for p in r.docs_pages],
-        docs_index=results[0].docs_index,
+        quality_page=results[-1].quality_page,
     )
     for per_part in zip(*(r.outcomes for r in results), strict=True):
         counts = [o.unexpected_count for o in per_part]

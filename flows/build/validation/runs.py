@@ -7,22 +7,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import duckdb
 import great_expectations as gx
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
 
-from debtflow.flows.build.validation.context import DOCS_SITE, checkpoint, context, data_docs_index
-from debtflow.flows.build.validation.results import (
-    BLOCKING,
-    ExpectationOutcome,
-    ValidationResult,
-    first_distinct,
-    merge,
-)
-from debtflow.flows.build.validation.suites import columns_of, suite_columns
+from debtflow.flows.build.validation import quality_page
+from debtflow.flows.build.validation.context import checkpoint, context
+from debtflow.flows.build.validation.outcomes import outcome_of
+from debtflow.flows.build.validation.results import ExpectationOutcome, ValidationResult, merge
+from debtflow.flows.build.validation.suites import suite_columns
 from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.ingest.contract import personal_columns
 
@@ -49,71 +44,26 @@ def run_suite(
         expectation_parameters=parameters or {},
         run_id=run_id,
     )
-    ((key, gx_result),) = checkpoint_result.run_results.items()
+    (gx_result,) = checkpoint_result.run_results.values()
     order = {e.id: i for i, e in enumerate(ctx.suites.get(suite.name).expectations)}
     in_suite_order = sorted(
         gx_result.results, key=lambda r: order.get(r.expectation_config.id, len(order))
     )
-    urls = ctx.get_docs_sites_urls(resource_identifier=key, site_name=DOCS_SITE)
+    page = quality_page.write(settings, quality_page.day_of(run_name, run_id.run_time))
     return ValidationResult(
         suite=suite.name,
         rows=len(frame),
         outcomes=[_outcome(r, key_columns) for r in in_suite_order],
-        docs_pages=[unquote(urlparse(u["site_url"]).path) for u in urls if u.get("site_url")],
-        docs_index=str(data_docs_index(settings)),
+        quality_page=str(page),
     )
 
 
 def _outcome(r: Any, key_columns: list[str]) -> ExpectationOutcome:
     config = r.expectation_config
-    columns = columns_of(config.kwargs)
-    severity = getattr(config.severity, "value", config.severity) or BLOCKING
-    error = _error_of(r.exception_info)
-    if error:
-        return ExpectationOutcome(config.type, columns, False, None, error=error, severity=severity)
-    res = r.result or {}
-    values: list[str] = []
-    # Values only for single non-personal columns; a multi-column domain is the key itself.
-    if len(columns) == 1 and columns[0] not in personal_columns():
-        values = [str(v) for v in res.get("partial_unexpected_list") or [] if not pd.isna(v)]
-    count = res.get("unexpected_count")
-    if count is None and not r.success and "observed_value" in res:
-        count = 0  # table-level expectation: there are no offending rows to count
-    return ExpectationOutcome(
-        config.type,
-        columns,
-        bool(r.success),
-        count,
-        first_distinct(values),
-        first_distinct(_keys(res.get("partial_unexpected_index_list"), key_columns)),
-        severity=severity,
+    severity = getattr(config.severity, "value", config.severity)
+    return outcome_of(
+        config.type, config.kwargs, severity, r.success, r.result, r.exception_info, key_columns
     )
-
-
-def _error_of(info: dict | None) -> str | None:
-    """GX's exception, first line only (the rest may quote data); None if it evaluated."""
-    if not info:
-        return None
-    # Either one {raised_exception, exception_message} dict or one per metric that raised.
-    if "raised_exception" in info:
-        raised = [info] if info["raised_exception"] else []
-    else:
-        raised = [v for v in info.values() if isinstance(v, dict)]
-    for item in raised:
-        return str(item.get("exception_message") or "error").strip().splitlines()[0][:200]
-    return None
-
-
-def _keys(index_list: list | None, key_columns: list[str]) -> list[str]:
-    keys: list[str] = []
-    for row in index_list or []:
-        if any(isinstance(row.get(k), list) for k in key_columns):
-            # exclude_unexpected_values: one dict holding a list of values per key column
-            rows = zip(*(row.get(k) or [] for k in key_columns), strict=False)
-        else:
-            rows = [tuple(row[k] for k in key_columns if k in row)]
-        keys += ["/".join(str(v) for v in values) for values in rows if values]
-    return keys
 
 
 def validate_relation(
