@@ -674,13 +674,27 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to sys.stderr as it is at each record: a handler that kept the stream of its
+    first call would write to a closed one once tests or the progress line swap it."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for handler in logging.getLogger().handlers:  # a log line never lands on the status line
-        if not any(isinstance(f, progress.ClearsStatusLine) for f in handler.filters):
-            handler.addFilter(progress.ClearsStatusLine())
+    root = logging.getLogger()
+    if not root.handlers:  # configured once; a host (pytest, Prefect) may have its own
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(progress.ClearsStatusLine())  # a log line never lands on the status line
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,15 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def prefect_logs_to_the_sessions_stderr() -> None:
+    """Prefect sets up its log handlers once, on the stderr of that moment: set them up before
+    any test captures stderr, or they keep a test's capture stream, closed when it ends."""
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging()
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh DEBTFLOW_HOME for one test."""

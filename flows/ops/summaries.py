@@ -167,9 +167,9 @@ def validated(result: list[dict], args: Any) -> list[str]:
             )
         if len(found) > 5:
             lines.append(f"… and {len(found) - 5} more ({label})")
-    index = next((s["docs_index"] for s in result if s["docs_index"]), None)
-    if index:
-        lines.append(f"Data docs: {index}")
+    page = next((s["quality_page"] for s in result if s.get("quality_page")), None)
+    if page:
+        lines.append(f"Data quality: {page}")
     return lines
 
 

@@ -128,7 +128,7 @@ def daily_result() -> dict:
              "warnings": ["score: PSI 0.454 > 0.2", "feature_69: PSI 0.207 > 0.2"],
              "top_features": dict(list(FEATURES.items())[-10:]), "features": FEATURES}  # fmt: skip
     validation = {"suites": 6, "rows": 26258, "blocking_failures": 0, "warnings": 1,
-                  "docs_index": "/home/reports/data_docs/index.html"}  # fmt: skip
+                  "quality_page": "/home/reports/data_quality/index.html"}  # fmt: skip
     return {
         "as_of": "2026-11-20",
         "seconds": {"ingest": 3.1, "validate_raw": 4.2, "transform": 31.5,
