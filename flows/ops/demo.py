@@ -13,6 +13,7 @@ from debtflow.flows.core.runtime import timed
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import row_counts, session
 from debtflow.flows.ingest import ingest
+from debtflow.flows.ops import daily_report
 from debtflow.flows.simulation.simulation import simulate
 from debtflow.flows.tape import pseudonym, tape
 from debtflow.models import late_payment, registry, train
@@ -55,6 +56,7 @@ def demo(settings: Settings, debtors: int, months: int, seed: int) -> dict:
         if settings.pseudonym_key is None:
             pseudonym.make_demo_key(settings)  # the demo's own random key, in its home
         tapes = tape.build(con, settings, as_of)
+    report = daily_report.write(settings, as_of)  # again: the day's report shows the tapes too
     with session(settings) as con:
         counts = row_counts(con)
     metrics = {
@@ -62,7 +64,7 @@ def demo(settings: Settings, debtors: int, months: int, seed: int) -> dict:
         for name in (registry.NAME, late_payment.NAME)
     }
     print_summary(settings, as_of, counts, metrics, result, tapes, timings)
-    return {"rows": counts, "metrics": metrics, "seconds": timings}
+    return {"report": str(report.path), "rows": counts, "metrics": metrics, "seconds": timings}
 
 
 def print_summary(settings, as_of, counts, metrics, result, tapes, timings) -> None:
@@ -89,6 +91,7 @@ def print_summary(settings, as_of, counts, metrics, result, tapes, timings) -> N
         print(f"  seconds {stage:<31} {seconds:>12.1f}")
     print(line)
     print(f"  warehouse: {settings.warehouse_path}")
+    print(f"  the day:   {daily_report.report_path(settings, as_of)}")
     print(f"  reports:   {settings.reports_dir}   models: {settings.registry_dir}")
     print(f"  outbox:    {settings.outbox_dir}")
     print(f"  query it:  duckdb -readonly {settings.warehouse_path}\n")
