@@ -26,12 +26,25 @@ BUCKET_COLOURS = ("#4a6fa5", "#f2d16b", "#f0a35e", "#e07b53", "#c9513f", "#a2302
 LINE_COLOURS = ("#4a6fa5", "#c0504d", "#6a9a3f", "#8064a2", "#d08b2c", "#3f9a9a")
 
 
-def _panels(n: int, columns: int, height: float) -> tuple[Figure, list]:
+def _panels(n: int, columns: int, height: float, legend: float = 0.0) -> tuple[Figure, list]:
+    """n axes in rows of `columns`, each row `height` inches, with fixed margins in inches
+    (constrained layout measures every label first and costs more than the drawing);
+    `legend`: inches kept free on the right for a legend."""
     columns = max(1, min(columns, n))
     rows = max(1, math.ceil(n / columns))
-    fig = Figure(figsize=(WIDTH, height * rows), dpi=DPI, layout="constrained")
+    total = height * rows
+    fig = Figure(figsize=(WIDTH, total), dpi=DPI)
     FigureCanvasAgg(fig)
     axes = list(np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel())
+    top, bottom, gap = 0.3, 0.4, 0.75  # inches: a title above, tick labels below
+    fig.subplots_adjust(
+        left=0.75 / WIDTH,
+        right=1 - (0.2 + legend) / WIDTH,
+        top=1 - top / total,
+        bottom=bottom / total,
+        hspace=gap / (height - gap),
+        wspace=0.9 / (WIDTH / columns - 0.9),
+    )
     for spare in axes[n:]:
         spare.set_visible(False)
     return fig, axes[:n]
@@ -61,7 +74,7 @@ def aging(history: pd.DataFrame) -> bytes | None:
         return None
     frame = history.assign(point=pd.to_datetime(history["point"]).dt.date)
     currencies = sorted(frame["currency"].unique())
-    fig, axes = _panels(len(currencies), columns=1, height=2.6)
+    fig, axes = _panels(len(currencies), columns=1, height=2.6, legend=1.1)
     for ax, currency in zip(axes, currencies, strict=True):
         table = (
             frame[frame["currency"] == currency]
@@ -99,16 +112,27 @@ def aging(history: pd.DataFrame) -> bytes | None:
     return _png(fig)
 
 
+def _ticks(ax, labels: list[str], every: int = 1) -> None:
+    """Categorical x positions (cheaper to lay out than a date axis), every n-th labelled."""
+    x = np.arange(len(labels))
+    ax.set_xticks(x[::every], labels[::every])
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+
+
 def dso_and_cei(monthly: pd.DataFrame) -> bytes | None:
     """Two panels: DSO (days) and CEI (%) per month, a line per currency."""
     if monthly.empty:
         return None
-    frame = monthly.assign(month=pd.to_datetime(monthly["month"]))
+    months = sorted(pd.to_datetime(monthly["month"]).unique())
+    position = {m: i for i, m in enumerate(months)}
     fig, (dso, cei) = _panels(2, columns=2, height=2.6)
-    for i, (currency, rows) in enumerate(frame.groupby("currency", sort=True)):
+    for i, (currency, rows) in enumerate(monthly.groupby("currency", sort=True)):
+        x = [position[m] for m in pd.to_datetime(rows["month"])]
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
-        dso.plot(rows["month"], rows["dso"], marker="o", ms=3, color=colour, label=currency)
-        cei.plot(rows["month"], rows["cei"], marker="o", ms=3, color=colour, label=currency)
+        dso.plot(x, rows["dso"], marker="o", ms=3, color=colour, label=currency)
+        cei.plot(x, rows["cei"], marker="o", ms=3, color=colour, label=currency)
+    labels = [m.strftime("%b %y") for m in months]
+    every = max(1, math.ceil(len(labels) / 9))
     dso.set_title("Days sales outstanding (count-back), per month", fontsize=9, loc="left")
     dso.set_ylabel("days", fontsize=7)
     dso.set_ylim(bottom=0)
@@ -116,11 +140,9 @@ def dso_and_cei(monthly: pd.DataFrame) -> bytes | None:
     cei.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
     cei.set_ylim(0, 105)
     for ax in (dso, cei):
+        _ticks(ax, labels, every)
         _style(ax)
-        ax.legend(fontsize=7, frameon=False)
-        for label in ax.get_xticklabels():
-            label.set_rotation(30)
-            label.set_horizontalalignment("right")
+        ax.legend(fontsize=7, frameon=False, loc="lower left")
     return _png(fig)
 
 
@@ -128,19 +150,19 @@ def collections(weekly: pd.DataFrame) -> bytes | None:
     """Bars of the amount received per week, one panel per currency."""
     if weekly.empty:
         return None
-    frame = weekly.assign(week=pd.to_datetime(weekly["week"]))
-    currencies = sorted(frame["currency"].unique())
+    weeks = sorted(pd.to_datetime(weekly["week"]).unique())
+    labels = [w.strftime("%d %b") for w in weeks]
+    currencies = sorted(weekly["currency"].unique())
     fig, axes = _panels(len(currencies), columns=2, height=2.4)
     for ax, currency in zip(axes, currencies, strict=True):
-        rows = frame[frame["currency"] == currency]
-        ax.bar(rows["week"], rows["collected"], width=5, color=COLOUR)
-        ax.set_title(f"{currency}: collected per week", fontsize=9, loc="left")
+        rows = weekly[weekly["currency"] == currency]
+        amounts = rows.set_index(pd.to_datetime(rows["week"]))["collected"].reindex(weeks)
+        ax.bar(np.arange(len(weeks)), amounts.fillna(0).astype(float), color=COLOUR, width=0.75)
+        ax.set_title(f"{currency}: collected per week (weeks from Monday)", fontsize=9, loc="left")
         ax.set_ylabel(currency, fontsize=7)
+        _ticks(ax, labels, every=4)
         _thousands(ax)
         _style(ax)
-        for label in ax.get_xticklabels():
-            label.set_rotation(30)
-            label.set_horizontalalignment("right")
     return _png(fig)
 
 

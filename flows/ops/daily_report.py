@@ -591,6 +591,7 @@ def _models(day: _Day, settings: Settings, scored: figures.Scored) -> Section:
                 ),
                 run_summary.model_rows(score),
                 (False, False, True, True, True, False),
+                "The models that scored the day, and how far today's population drifted",
             )
         )
     return Section("Models and drift", lines, tables)
@@ -609,6 +610,7 @@ def _run(day: _Day, logged: dict | None) -> Section:
         ("Stage", "Seconds", "Rows", "Detail"),
         run_summary.stage_rows(day.run),
         (False, True, True, False),
+        "Seconds and rows per stage",
     )
     return Section("The run", lines, [table])
 
@@ -635,6 +637,18 @@ def write(settings: Settings, as_of: date, run: dict | None = None) -> Report:
     tmp.replace(report.path)  # a reader never sees half a page
     write_index(settings)
     return report
+
+
+def refresh(settings: Settings, as_of: date) -> str | None:
+    """Rewrite the day's report after a later send, when the daily run wrote one: the ledger
+    has moved on. Never raises: a report is not worth failing the sends for."""
+    if not report_path(settings, as_of).exists():
+        return None
+    try:
+        return str(write(settings, as_of).path)
+    except Exception as exc:  # the sends happened; the report can wait for the next run
+        log.warning("the daily report for %s was not rewritten: %r", as_of, exc)
+        return None
 
 
 VERDICT = re.compile(rf'<meta name="{VERDICT_META}" content="([^"]*)">')
