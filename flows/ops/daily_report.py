@@ -143,7 +143,10 @@ class _Day:
         if self.built is None:
             return "The marts are not built yet."
         if self.built != self.as_of:
-            return f"The marts are built for {self.built}, not {self.as_of}: these are of {self.built}."
+            return (
+                f"The marts are built for {self.built}, not {self.as_of}: the receivables and "
+                f"their history are as of {self.built}."
+            )
         return ""
 
 
@@ -530,8 +533,8 @@ def _build(day: _Day) -> Section:
     t = day.stages.get("transform")
     seconds = (day.run.get("seconds") or {}).get("transform")
     if not t:
-        note = day.marts_note or f"The marts are built for {day.built}."
-        return Section("Build", [f"No build recorded for this day. {note}".strip()])
+        built = f"the marts are built for {day.built}" if day.built else "the marts are not built"
+        return Section("Build", [f"No build recorded for this day; {built}."])
     nodes = ", ".join(plural(n, kind.replace("_", " ")) for kind, n in sorted(t["nodes"].items()))
     took = "" if seconds is None else f" in {seconds:.1f} s"
     cached = " (reused: the marts were already built from the same data)" if t.get("cached") else ""

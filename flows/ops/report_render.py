@@ -188,7 +188,7 @@ h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;border-bottom:1px solid 
 h3{font-size:.85rem;margin:.7rem 0 .25rem;max-width:34rem}
 table{border-collapse:collapse;margin:0 0 .8rem;font-size:.85rem}
 th,td{border:1px solid #ccc;padding:2px 8px;text-align:left;vertical-align:top}
-th{background:#f0f0f0}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td:first-child{white-space:nowrap}th{background:#f0f0f0}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.bad{color:#b71c1c;font-weight:600}
 img{max-width:100%;height:auto;display:block;margin:.4rem 0 1rem}
 code{background:#f3f3f3;padding:0 .25rem;border-radius:3px}
