@@ -592,6 +592,17 @@ def cmd_backfill(args, settings):
 
 
 @command(
+    "status",
+    "The day's summary: its verdict, then what was loaded, checked, built, scored, dunned, sold.",
+    as_of(f"the last day a daily run was recorded for, else {BUILT}"),
+)
+def cmd_status(args, settings):
+    from debtflow.flows.ops import daily_report
+
+    print(daily_report.status(settings, args.as_of), end="")
+
+
+@command(
     "doctor",
     "Check the configuration and every connection; say what to fix.",
     human=summaries.doctor_checks,

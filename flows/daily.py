@@ -3,8 +3,10 @@
 A failed validation gate stops the run before anything is scored or planned. Every stage is
 idempotent for its `as_of`, so a re-run rewrites the same rows and sends nothing twice; the
 expensive ones (transform, score) are skipped when `ops.stage_log` shows they already finished on
-the same inputs, so a retry resumes. `ops.run_log` records each date's outcome, and a Markdown
-artifact `daily-run` summarises the run for the scheduler.
+the same inputs, so a retry resumes. `ops.run_log` records each date's outcome and the run's
+record; at its end, also when a stage failed, the run writes the day's report
+(HOME/reports/daily/<as_of>.html, see flows/ops/daily_report.py) and publishes its Markdown twin
+as the artifact `daily-run`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.core.warehouse import row_counts, session
 from debtflow.flows.dunning import dunning
 from debtflow.flows.ingest import ingest
-from debtflow.flows.ops import run_log, run_summary, stage_cache
+from debtflow.flows.ops import daily_report, report_render, run_log, run_summary, stage_cache
 from debtflow.flows.score import score
 from debtflow.models import late_payment, predict, registry
 
@@ -131,16 +133,6 @@ def publish_stage(settings: Settings, as_of: date) -> dict:
     return publish.publish(settings, as_of)
 
 
-def _links(settings: Settings, stages: dict) -> dict[str, str | None]:
-    version = stages["score"]["model_version"]
-    return {
-        "Data quality (validation)": stages["validate_marts"]["quality_page"],
-        "Model evaluation report": version and str(registry.report_path(settings, version)),
-        "Published marts": stages["publish"]["target"],
-        "Outbox": str(settings.outbox_dir),
-    }
-
-
 @flow(name="daily", log_prints=True, on_failure=[notify.on_flow_failure])
 def daily(as_of: date | None = None, force: bool = False) -> dict:
     """Run the whole day for `as_of` (default: today in the configured time zone).
@@ -151,20 +143,27 @@ def daily(as_of: date | None = None, force: bool = False) -> dict:
     as_of = as_of or settings.today()
     with session(settings) as con:
         run_log.mark(con, as_of, "running")
+    run: dict = {"stages": {}, "seconds": {}}
     try:
-        result = _run_stages(settings, as_of, force)
+        result = _run_stages(settings, as_of, force, run)
     except BaseException as exc:
+        run.update(status="failed", failed_stage=_failed_stage(run), error=_why(exc))
         with session(settings) as con:
-            run_log.mark(con, as_of, "failed", run_log.reason(exc))
+            run_log.mark(con, as_of, "failed", run_log.reason(exc), summary=run)
+        _report(settings, as_of, run)
         raise
+    run["status"] = "completed"
     with session(settings) as con:
-        run_log.mark(con, as_of, "completed")
+        run_log.mark(con, as_of, "completed", summary=run)
+    result["report"] = _report(settings, as_of, run)
     return result
 
 
-def _run_stages(settings: Settings, as_of: date, force: bool) -> dict:
-    timings: dict[str, float] = {}
-    stages: dict[str, dict] = {}
+def _run_stages(settings: Settings, as_of: date, force: bool, run: dict) -> dict:
+    """The stages in order; `run` holds each one's digest and seconds as it finishes, so a
+    failure still reports what came before it."""
+    timings: dict[str, float] = run["seconds"]
+    stages: dict[str, dict] = run["stages"]
     with timed("ingest", timings):
         stages["ingest"] = ingest_stage(settings, as_of)
     with timed("validate_raw", timings):
@@ -179,22 +178,45 @@ def _run_stages(settings: Settings, as_of: date, force: bool) -> dict:
         stages["dunning"] = dunning_stage(settings, as_of)
     with timed("publish", timings):
         stages["publish"] = publish_stage(settings, as_of)
+    run["cached"] = [name for name, s in stages.items() if s.get("cached")]
     with session(settings) as con:
         counts = row_counts(con)
-    summary = {
-        "stages": stages,
-        "cached": [name for name, s in stages.items() if s.get("cached")],
-        "links": _links(settings, stages),
-    }
-    create_markdown_artifact(
-        key="daily-run",
-        markdown=run_summary.markdown(as_of.isoformat(), "completed", summary, timings),
-        description=f"Daily run {as_of}",
-    )
     get_run_logger().info("daily run %s done in %s", as_of, timings)
     return {
         "as_of": as_of.isoformat(),
         "seconds": timings,
-        **summary,
+        "stages": stages,
+        "cached": run["cached"],
+        "links": daily_report.links(settings, stages),
         "rows": counts,
     }
+
+
+def _failed_stage(run: dict) -> str | None:
+    """The first stage without a digest: the one that raised (None if all had finished)."""
+    return next((s for s in run_summary.STAGES if s not in run["stages"]), None)
+
+
+def _why(exc: BaseException) -> list[str]:
+    """The error's lines for the report, without the sample values and keys a validation
+    failure names (they may be a debtor's)."""
+    lines = [line.split("; sample ")[0].strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line][:10]
+    return [f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500], *lines[1:]]
+
+
+def _report(settings: Settings, as_of: date, run: dict) -> str | None:
+    """Write the day's report and publish its Markdown twin as the `daily-run` artifact. The
+    report never fails the run: an error is logged and the run's own outcome stands."""
+    try:
+        report = daily_report.write(settings, as_of, run)
+        create_markdown_artifact(
+            key="daily-run",
+            markdown=report_render.markdown(report),
+            description=f"Daily run {as_of}",
+        )
+    except Exception as exc:  # whatever broke, the run's own outcome is the news
+        get_run_logger().warning("the daily report for %s was not written: %r", as_of, exc)
+        return None
+    get_run_logger().info("daily report: %s", report.path)
+    return str(report.path)

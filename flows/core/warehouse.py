@@ -103,9 +103,10 @@ OWN_TABLES = {
         debtor_id VARCHAR NOT NULL, invoice_id VARCHAR, reported_on DATE, email VARCHAR,
         phone_mobile VARCHAR, email_invalid BOOLEAN, phone_invalid BOOLEAN, outcome VARCHAR,
         amount DECIMAL(18,2), loaded_at TIMESTAMP, PRIMARY KEY (file_name, line_number)""",
+    # summary: the run's record as JSON (stage digests, seconds, the failed stage): counts only
     RUN_LOG: """
         as_of DATE NOT NULL, flow VARCHAR NOT NULL, status VARCHAR NOT NULL,
-        started_at TIMESTAMP, finished_at TIMESTAMP, message VARCHAR,
+        started_at TIMESTAMP, finished_at TIMESTAMP, message VARCHAR, summary VARCHAR,
         PRIMARY KEY (as_of, flow)""",
     STAGE_LOG: """
         stage VARCHAR PRIMARY KEY, as_of DATE, input_key VARCHAR, status VARCHAR,

@@ -1,1 +1,2 @@
-"""Running the day: the stage cache, the run log and summary, back-fills, the doctor and the demo."""
+"""Running the day: the stage cache, the run log and summary, the daily report, back-fills, the
+doctor and the demo."""

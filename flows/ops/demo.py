@@ -16,6 +16,7 @@ from debtflow.flows.core.runtime import timed
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import row_counts, session
 from debtflow.flows.ingest import ingest
+from debtflow.flows.ops import daily_report
 from debtflow.flows.simulation.simulation import simulate
 from debtflow.flows.tape import pseudonym, tape
 from debtflow.models import late_payment, registry, train
@@ -61,6 +62,7 @@ def demo(
         if settings.pseudonym_key is None:
             pseudonym.make_demo_key(settings)  # the demo's own random key, in its home
         tapes = tape.build(con, settings, as_of)
+    report = daily_report.write(settings, as_of)  # again: the day's report shows the tapes too
     with session(settings) as con:
         counts = row_counts(con)
     metrics = {
@@ -68,7 +70,7 @@ def demo(
         for name in (registry.NAME, late_payment.NAME)
     }
     print_summary(settings, as_of, counts, metrics, result, tapes, timings, out or sys.stdout)
-    return {"rows": counts, "metrics": metrics, "seconds": timings}
+    return {"report": str(report.path), "rows": counts, "metrics": metrics, "seconds": timings}
 
 
 def print_summary(settings, as_of, counts, metrics, result, tapes, timings, out: TextIO) -> None:
@@ -96,6 +98,7 @@ def print_summary(settings, as_of, counts, metrics, result, tapes, timings, out:
         say(f"  seconds {stage:<31} {seconds:>12.1f}")
     say(line)
     say(f"  warehouse: {settings.warehouse_path}")
+    say(f"  the day:   {daily_report.report_path(settings, as_of)}")
     say(f"  reports:   {settings.reports_dir}   models: {settings.registry_dir}")
     say(f"  outbox:    {settings.outbox_dir}")
     say(f"  query it:  duckdb -readonly {settings.warehouse_path}\n")

@@ -1,6 +1,7 @@
-"""The daily run's summary: what each stage did, as a dict for the caller and as Markdown for
-a Prefect artifact (rows and seconds per stage, validation, model and drift, messages per
-channel, suppressions by reason, links to the reports). Counts only: no personal data.
+"""The daily run's digests: what each stage did, as counts (rows loaded, suites and failures,
+dbt nodes, debtors scored, messages planned and sent), and the rows of the run's stage and model
+tables that the daily report (daily_report.py) shows in HTML, Markdown and the terminal. Counts
+only: no personal data.
 """
 
 from __future__ import annotations
@@ -50,100 +51,97 @@ def _n(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else ("" if value is None else str(value))
 
 
-def _row(*cells: Any) -> str:
-    return "| " + " | ".join(_n(c).replace("|", "\\|") for c in cells) + " |"
+def _ingest(s: dict) -> tuple[str, str]:
+    return f"{s['rows_loaded']:,} loaded", (
+        f"{s['batches_loaded']} batches loaded, {s['batches_skipped']} already loaded; "
+        f"{s['rows_quarantined']:,} quarantined, {s['rows_held']:,} held, "
+        f"{s['rows_released']:,} released"
+    )
 
 
-def _stage_rows(s: dict, seconds: dict[str, float], cached: set[str]) -> list[str]:
-    ing, raw, tr, marts = s["ingest"], s["validate_raw"], s["transform"], s["validate_marts"]
-    score, dun, pub = s["score"], s["dunning"], s["publish"]
-    plan, sent = dun["planned"], dun["sent"]
-    features = tr["rows"].get("debtor_features")
-    lines = [
-        _row("ingest", seconds.get("ingest"), f"{ing['rows_loaded']:,} loaded",
-             f"{ing['batches_loaded']} batches loaded, {ing['batches_skipped']} already loaded; "
-             f"{ing['rows_quarantined']:,} quarantined, {ing['rows_held']:,} held, "
-             f"{ing['rows_released']:,} released"),
-        _row("validate-raw", seconds.get("validate_raw"), f"{raw['rows']:,} validated",
-             f"{raw['suites']} suites, {raw['blocking_failures']} blocking failures, "
-             f"{raw['warnings']} warnings"),
-        _row("transform", seconds.get("transform"),
-             f"{features:,} debtor features" if features is not None else "",
-             ", ".join(f"{n} {k}s" for k, n in sorted(tr["nodes"].items()))),
-        _row("validate-marts", seconds.get("validate_marts"), f"{marts['rows']:,} validated",
-             f"{marts['suites']} suites, {marts['blocking_failures']} blocking failures, "
-             f"{marts['warnings']} warnings"),
-        _row("score", seconds.get("score"), f"{score['rows']:,} debtors scored",
-             score.get("skipped") or f"{score['rows_with_reasons']:,} with reason codes"
-             + (f"; {score['late_payment']['rows']:,} invoices late-payment scored"
-                if "late_payment" in score else "")),
-        _row("dunning", seconds.get("dunning"), f"{plan['planned_total']:,} planned",
-             f"{sent['sent']:,} sent, {sum(sent['waiting'].values()):,} waiting for their "
-             f"sending window, {plan['carried_over']:,} carried over; "
-             f"{plan['already_planned']:,} already planned"
-             + (f"; outbox only (not configured): {', '.join(sent['outbox_only'])}"
-                if sent["outbox_only"] else "")),
-        _row("publish", seconds.get("publish"), f"{len(pub['marts'])} marts", pub["target"]),
-    ]  # fmt: skip
-    return [
-        line.replace(" |", " (cached) |", 1) if name in cached else line
-        for name, line in zip(STAGES, lines, strict=True)
-    ]
+def _validation(s: dict) -> tuple[str, str]:
+    return f"{s['rows']:,} validated", (
+        f"{s['suites']} suites, {s['blocking_failures']} blocking failures, "
+        f"{s['warnings']} warnings"
+    )
 
 
-def _model_rows(score: dict) -> list[str]:
+def _transform(s: dict) -> tuple[str, str]:
+    features = s["rows"].get("debtor_features")
+    rows = f"{features:,} debtor features" if features is not None else ""
+    return rows, ", ".join(f"{n} {k}s" for k, n in sorted(s["nodes"].items()))
+
+
+def _score(s: dict) -> tuple[str, str]:
+    late = s.get("late_payment")
+    detail = s.get("skipped") or f"{s['rows_with_reasons']:,} with reason codes" + (
+        f"; {late['rows']:,} invoices late-payment scored" if late else ""
+    )
+    return f"{s['rows']:,} debtors scored", detail
+
+
+def _dunning(s: dict) -> tuple[str, str]:
+    plan, sent = s["planned"], s["sent"]
+    outbox = sent["outbox_only"]
+    return f"{plan['planned_total']:,} planned", (
+        f"{sent['sent']:,} sent, {sum(sent['waiting'].values()):,} waiting for their "
+        f"sending window, {plan['carried_over']:,} carried over; "
+        f"{plan['already_planned']:,} already planned"
+        + (f"; outbox only (not configured): {', '.join(outbox)}" if outbox else "")
+    )
+
+
+def _publish(s: dict) -> tuple[str, str]:
+    return f"{len(s['marts'])} marts", str(s["target"])
+
+
+DETAIL = {
+    "ingest": _ingest,
+    "validate_raw": _validation,
+    "transform": _transform,
+    "validate_marts": _validation,
+    "score": _score,
+    "dunning": _dunning,
+    "publish": _publish,
+}
+
+
+def stage_rows(run: dict) -> list[tuple[str, str, str, str]]:
+    """(stage, seconds, rows, detail) per stage of a run record ({stages, seconds, cached,
+    failed_stage}): what each stage did, FAILED for the one that stopped the run, "not run" for
+    those after it."""
+    stages, seconds = run.get("stages") or {}, run.get("seconds") or {}
+    cached, failed = set(run.get("cached") or []), run.get("failed_stage")
+    rows = []
+    for name in STAGES:
+        label = name.replace("_", "-") + (" (cached)" if name in cached else "")
+        took = "" if seconds.get(name) is None else f"{seconds[name]:.1f}"
+        if name in stages:
+            rows.append((label, took, *DETAIL[name](stages[name])))
+        elif name == failed:
+            rows.append((label, took, "", "FAILED"))
+        else:
+            rows.append((label, "", "", "not run"))
+    return rows
+
+
+def model_rows(score: dict) -> list[tuple[str, str, str, str, str, str]]:
+    """(model, version, rows scored, score PSI, max feature PSI, drift warnings) per model the
+    score stage ran."""
     models = [("collectability", score)] + (
         [("late_payment", score["late_payment"])] if "late_payment" in score else []
     )
-    lines = []
+    rows = []
     for name, m in models:
         drift = m.get("drift") or {}
         warnings = drift.get("warnings") or []
-        lines.append(
-            _row(name, m["model_version"] or "none yet", m["rows"], drift.get("score_psi"),
-                 drift.get("max_feature_psi"), "; ".join(warnings[:3]) or "none")
+        rows.append(
+            (name, m.get("model_version") or "none yet", _n(m.get("rows")),
+             _psi(drift.get("score_psi")), _psi(drift.get("max_feature_psi")),
+             "; ".join(warnings[:3]) or "none")
         )  # fmt: skip
-    return lines
+    return rows
 
 
-def markdown(as_of: str, status: str, summary: dict, seconds: dict[str, float]) -> str:
-    stages = summary["stages"]
-    cached = set(summary.get("cached", []))
-    total = sum(v for v in seconds.values() if v)
-    lines = [
-        f"## Daily run {as_of}: {status}",
-        "",
-        f"Total {total:.1f} s."
-        + (f" Cached stages: {', '.join(sorted(cached))}." if cached else ""),
-        "",
-        "| stage | seconds | rows | detail |",
-        "| --- | ---: | ---: | --- |",
-        *_stage_rows(stages, seconds, cached),
-        "",
-        "### Models and drift",
-        "",
-        "| model | version | rows scored | score PSI | max feature PSI | drift warnings |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-        *_model_rows(stages["score"]),
-        "",
-        "### Messages per channel",
-        "",
-        "| step | channel | planned |",
-        "| --- | --- | ---: |",
-    ]
-    planned = stages["dunning"]["planned"]["planned"]
-    lines += [_row(step, ch, n) for step, chans in planned.items() for ch, n in chans.items()]
-    if not planned:
-        lines.append("| (none) | | 0 |")
-    lines += ["", "### Suppressions by reason", "", "| reason | positions |", "| --- | ---: |"]
-    suppressed = stages["dunning"]["planned"]["suppressed"]
-    lines += [_row(reason, n) for reason, n in suppressed.items()]
-    lines += ["", "### Reports", ""]
-    for label, target in summary.get("links", {}).items():
-        if target:
-            lines.append(f"- {label}: [{target}]({_url(target)})")
-    return "\n".join(lines) + "\n"
-
-
-def _url(target: str) -> str:
-    return target if "://" in target else f"file://{target}"
+def _psi(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else _n(value)
