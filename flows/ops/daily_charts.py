@@ -7,7 +7,6 @@ drawn on the Agg canvas directly (no pyplot state, no display), so a worker can 
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -16,9 +15,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from debtflow.flows.core.charts import DPI, png
 from debtflow.flows.ops.day_figures import BUCKETS
 
-DPI = 110
 WIDTH = 9.0  # inches: fills the report's column at 110 dpi
 COLOUR, SECOND = "#4a6fa5", "#c0504d"
 # current in blue, then from yellow to deep red the older the debt
@@ -48,12 +47,6 @@ def _panels(n: int, columns: int, height: float, legend: float = 0.0) -> tuple[F
     for spare in axes[n:]:
         spare.set_visible(False)
     return fig, axes[:n]
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _thousands(ax, axis: str = "y") -> None:
@@ -109,7 +102,7 @@ def aging(history: pd.DataFrame) -> bytes | None:
             bbox_to_anchor=(1.0, 1.0),
             frameon=False,
         )
-    return _png(fig)
+    return png(fig)
 
 
 def _ticks(ax, labels: list[str], every: int = 1) -> None:
@@ -143,7 +136,7 @@ def dso_and_cei(monthly: pd.DataFrame) -> bytes | None:
         _ticks(ax, labels, every)
         _style(ax)
         ax.legend(fontsize=7, frameon=False, loc="lower left")
-    return _png(fig)
+    return png(fig)
 
 
 def collections(weekly: pd.DataFrame) -> bytes | None:
@@ -163,7 +156,7 @@ def collections(weekly: pd.DataFrame) -> bytes | None:
         _ticks(ax, labels, every=4)
         _thousands(ax)
         _style(ax)
-    return _png(fig)
+    return png(fig)
 
 
 def channels(results: pd.DataFrame) -> bytes | None:
@@ -187,4 +180,4 @@ def channels(results: pd.DataFrame) -> bytes | None:
     paid.legend(fontsize=7, frameon=False, ncols=2, loc="upper right")
     for ax in (sent, paid):
         _style(ax)
-    return _png(fig)
+    return png(fig)

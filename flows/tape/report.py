@@ -27,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from debtflow.flows.core.charts import DPI, png
 from debtflow.flows.tape import dictionary
 
 STRATS_FILE, HTML_FILE, PDF_FILE = "strats.csv", "report.html", "report.pdf"
@@ -511,7 +512,6 @@ def _count(value: object) -> str:
 
 # --- charts -------------------------------------------------------------------------------------
 
-DPI = 110
 COLOUR, LINE_COLOUR = "#4a6fa5", "#c0504d"
 CHART_WIDTH = 7.5  # inches: the PDF's text width at 110 dpi, and a readable HTML width
 
@@ -529,7 +529,7 @@ def _bar_chart(table: pd.DataFrame, title: str) -> bytes:
         long = len(rows) > 6 or rows["band"].str.len().max() > 6
         ax.tick_params(axis="x", labelrotation=45 if long else 0, labelsize=7)
         ax.tick_params(axis="y", labelsize=7)
-    return _png(fig)
+    return png(fig)
 
 
 def _curve_chart(curve: pd.DataFrame) -> bytes:
@@ -551,7 +551,7 @@ def _curve_chart(curve: pd.DataFrame) -> bytes:
         share.set_ylabel("cumulative / face", fontsize=7, color=LINE_COLOUR)
         for axis in (ax, share):
             axis.tick_params(labelsize=7)
-    return _png(fig)
+    return png(fig)
 
 
 def _panels(n: int, columns: int, height: float) -> tuple[Figure, list]:
@@ -564,12 +564,6 @@ def _panels(n: int, columns: int, height: float) -> tuple[Figure, list]:
     for spare in axes[n:]:
         spare.set_visible(False)
     return fig, axes[:n]
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 # --- prose, the same in HTML and PDF ------------------------------------------------------------
