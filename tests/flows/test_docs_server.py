@@ -39,8 +39,7 @@ def test_docs_serve_builds_then_prints_the_url(
 
     monkeypatch.setattr(docs_server, "serve", serve)
     args = cli.parser().parse_args(["docs", "--serve"])
-    args.handler(args, get_settings())
+    result = args.spec.handler(args, get_settings())
     assert served == [(tmp_path, 8580)]
-    out = capsys.readouterr().out
-    assert f"dbt docs: {tmp_path}/index.html" in out
-    assert "serving at http://127.0.0.1:8580/ (Ctrl-C stops)" in out
+    assert result == {"site": f"{tmp_path}/index.html"}
+    assert "dbt docs at http://127.0.0.1:8580/ (Ctrl-C stops)" in capsys.readouterr().err
