@@ -24,7 +24,7 @@ from debtflow.flows.core.warehouse import session
 from debtflow.flows.ops import backfill
 
 END = date(2026, 11, 20)
-DAYS = [END - timedelta(days=6 - i) for i in range(7)]
+DAYS = [END - timedelta(days=4 - i) for i in range(5)]
 SETUP = """
 import sys
 from datetime import date
@@ -141,7 +141,7 @@ def _state(home: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_backfill_killed_on_day_5_and_rerun_ends_like_an_uninterrupted_one(
+def test_backfill_killed_on_day_4_and_rerun_ends_like_an_uninterrupted_one(
     base: Path, tmp_path: Path
 ) -> None:
     straight, crashed = tmp_path / "straight", tmp_path / "crashed"
@@ -149,13 +149,13 @@ def test_backfill_killed_on_day_5_and_rerun_ends_like_an_uninterrupted_one(
     shutil.copytree(base, crashed)
     a = _start(straight)  # both run at once: two cores
     b = _start(crashed)
-    first = _kill_after(b, f"{DAYS[3]}: completed")
-    assert f"{DAYS[4]}: completed" not in first
+    first = _kill_after(b, f"{DAYS[2]}: completed")
+    assert f"{DAYS[3]}: completed" not in first
     resumed = _finish(_start(crashed))
     _finish(a)
-    for day in DAYS[:4]:
+    for day in DAYS[:3]:
         assert f"{day}: skipped" in resumed
-    assert f"{DAYS[4]}: completed" in resumed and f"{DAYS[-1]}: completed" in resumed
+    assert f"{DAYS[3]}: completed" in resumed and f"{DAYS[-1]}: completed" in resumed
 
     expected, got = _state(straight), _state(crashed)
     assert got["run_log"] == [(d, "completed") for d in DAYS]
