@@ -46,7 +46,6 @@ STAGE_LOG = f"{OPS}.stage_log"
 FEATURES = "marts.debtor_features"
 SUPPRESSIONS = "marts.debtor_suppressions"
 DUNNING_CANDIDATES = "marts.dunning_candidates"
-SALE_CANDIDATES = "marts.sale_candidates"
 
 OWN_TABLES = {
     LOAD_LOG: """

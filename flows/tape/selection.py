@@ -25,7 +25,6 @@ EXCLUSIONS = (
     "placed_with_agency",
     "offered_for_sale",
 )
-POOL_DIMENSIONS = ("debtor_type", "country", "currency", "balance_band", "default_age_band")
 
 
 class Selection(BaseModel):

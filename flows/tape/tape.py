@@ -28,7 +28,6 @@ from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.storage import open_store
 from debtflow.flows.core.warehouse import (
-    SALE_CANDIDATES,
     TAPE_RECEIVABLES,
     TAPES,
     require_built,
@@ -37,7 +36,6 @@ from debtflow.flows.dunning.policy import policy
 from debtflow.flows.tape import dictionary, pseudonym, publish, report
 from debtflow.flows.tape.selection import Selection, selection
 
-FORMATS = ("csv", "parquet", "xlsx")
 DICTIONARY_FILE, STRATS_FILE = "data_dictionary.csv", "strats.csv"
 POOL_COLUMNS = {"debtor_type": "legal_type"}  # selection's pool_by -> tape column
 
@@ -370,7 +368,3 @@ def show(con, tape_id: str) -> dict:
         raise DebtflowError(f"no tape {tape_id!r}; `debtflow tape list` shows the tapes")
     state, manifest, url = row
     return {"tape_id": tape_id, "state": state, "url": url, "manifest": json.loads(manifest)}
-
-
-def candidates_count(con) -> int:
-    return con.execute(f"select count(*) from {SALE_CANDIDATES}").fetchone()[0]
