@@ -610,7 +610,7 @@ def cmd_status(args, settings):
 def cmd_doctor(args, settings):
     from debtflow.flows.ops.doctor import FAIL, run_checks
 
-    checks = run_checks(settings)
+    checks = run_checks()
     _show(args, [asdict(c) for c in checks])
     failed = sum(c.status == FAIL for c in checks)
     if failed:
@@ -711,9 +711,10 @@ def _log_to_stderr() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _log_to_stderr()
-    settings = get_settings()
     progress.start(sys.stderr)
     try:
+        # resolved once here and passed down; the doctor reads them itself, to report a bad value
+        settings = None if args.command == "doctor" else get_settings()
         name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
         if args.command not in STARTS_A_HOME and name not in NEEDS_NO_HOME:
             require(settings)

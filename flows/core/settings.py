@@ -11,8 +11,10 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from debtflow.flows.core.errors import DebtflowError
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -194,5 +196,15 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Settings as the environment says now (tests change DEBTFLOW_HOME between cases)."""
-    return Settings()
+    """Settings as the environment says now (tests change DEBTFLOW_HOME between cases); a bad
+    value is a DebtflowError naming the variable, the value and why."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"  {'.'.join(map(str, e['loc']))}={e['input']!r}: {e['msg']}" for e in exc.errors()
+        ]
+        raise DebtflowError(
+            "the settings are not valid; fix these DEBTFLOW_* values (environment or .env):\n"
+            + "\n".join(problems)
+        ) from None

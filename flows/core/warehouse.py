@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.settings import Settings
 from debtflow.flows.ingest.contract import LINEAGE_COLUMNS, TABLES
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,10 @@ OWN_TABLES = {
 
 
 def connect(
-    settings: Settings | None = None, read_only: bool = False, wait_seconds: int | None = None
+    settings: Settings, read_only: bool = False, wait_seconds: int | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; while another process holds it, wait up to `wait_seconds` (default:
     the setting `lock_wait_seconds`)."""
-    settings = settings or get_settings()
     wait = settings.lock_wait_seconds if wait_seconds is None else wait_seconds
     path: Path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +200,7 @@ def require_built(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
 
 
 @contextmanager
-def session(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def session(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     con = connect(settings)
     try:
         ensure_schema(con)

@@ -21,7 +21,7 @@ import duckdb
 
 from debtflow.flows.core import progress
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.storage import Store, open_store
 from debtflow.flows.core.warehouse import LOAD_LOG, QUARANTINE, RAW, session
 from debtflow.flows.ingest import row_checks
@@ -286,9 +286,8 @@ def load_batch(
     return result
 
 
-def ingest(settings: Settings | None = None, as_of: date | None = None) -> list[BatchResult]:
+def ingest(settings: Settings, as_of: date | None = None) -> list[BatchResult]:
     """Load every batch not yet loaded whose business date is <= as_of, in batch-id order."""
-    settings = settings or get_settings()
     store = open_store(settings.landing, settings)
     cache = settings.cache_dir / "landing"
     results = []

@@ -14,7 +14,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings, get_settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -168,10 +169,12 @@ CHECKS: list[Callable[[Settings], Check | None]] = [
 ]  # fmt: skip
 
 
-def run_checks(settings: Settings | None = None) -> list[Check]:
+def run_checks() -> list[Check]:
+    """Every check; the first is that the environment's settings resolve at all (the doctor
+    reads them itself so that a bad value is a finding, not a crash)."""
     try:
-        settings = settings or Settings()
-    except Exception as exc:  # pydantic names the variable and the problem
+        settings = get_settings()
+    except DebtflowError as exc:
         return [Check("settings", FAIL, str(exc).replace("\n", " "), "fix the DEBTFLOW_* value")]
     checks = [Check("settings", OK, f"home {settings.root}, landing {settings.landing}")]
     for check in CHECKS:
@@ -182,11 +185,3 @@ def run_checks(settings: Settings | None = None) -> list[Check]:
         if result is not None:
             checks.append(result)
     return checks
-
-
-def doctor(settings: Settings | None = None, out: Callable[[str], None] = print) -> int:
-    """Print one line per check; return the number of failed checks."""
-    checks = run_checks(settings)
-    for c in checks:
-        out(c.line())
-    return sum(c.status == FAIL for c in checks)

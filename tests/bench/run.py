@@ -41,10 +41,11 @@ def stage_simulate() -> dict:
 
 
 def stage_ingest_world() -> dict:
+    from debtflow.flows.core.settings import get_settings
     from debtflow.flows.ingest import ingest
 
     _world_env()
-    results = ingest.ingest(None, AS_OF)
+    results = ingest.ingest(get_settings(), AS_OF)
     return {"rows": sum(f.rows_loaded for r in results for f in r.files)}
 
 
@@ -117,6 +118,7 @@ def stage_ingest_synthetic() -> dict:
     from synthetic import write_daily, write_history
 
     from debtflow.flows.build import validation
+    from debtflow.flows.core.settings import get_settings
     from debtflow.flows.core.warehouse import session
     from debtflow.flows.ingest import ingest
 
@@ -128,13 +130,15 @@ def stage_ingest_synthetic() -> dict:
     write_history(root / "landing", INGEST_DEBTORS, 24, AS_OF)
     generated = time.perf_counter() - start
     start = time.perf_counter()
-    ingest.ingest(None, AS_OF)
+    ingest.ingest(get_settings(), AS_OF)
     history = time.perf_counter() - start
     write_daily(root / "landing", INGEST_DEBTORS, day)
     start = time.perf_counter()
-    (result,) = ingest.ingest(None, day)[-1:]
-    with session() as con:
-        validation.raise_if_failed(validation.validate_raw_all(con, [result.batch_id]))
+    (result,) = ingest.ingest(get_settings(), day)[-1:]
+    with session(get_settings()) as con:
+        validation.raise_if_failed(
+            validation.validate_raw_all(con, [result.batch_id], get_settings())
+        )
     daily = time.perf_counter() - start
     return {
         "generate_s": round(generated, 1),

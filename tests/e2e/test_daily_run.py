@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.core.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -57,7 +58,7 @@ def counts(home: Path) -> dict[str, int]:
     """Rows per table, except the list of debtors the last build recomputed (none on a re-run)."""
     from debtflow.flows.core.warehouse import row_counts
 
-    with connect() as con:
+    with connect(get_settings()) as con:
         counts = row_counts(con)
     counts.pop("intermediate.changed_debtors")
     return counts
@@ -95,7 +96,7 @@ def test_daily_run_twice_for_the_same_date_changes_nothing(world: Path, harness)
     again = dunning.send(get_settings(), AS_OF, at=datetime(2026, 11, 20, 11, 0))
     assert again["sent"] == 0
 
-    with connect() as con:
+    with connect(get_settings()) as con:
         keys, distinct = con.execute(
             "select count(*), count(distinct idempotency_key) from dunning.ledger"
         ).fetchone()
@@ -137,7 +138,7 @@ def test_each_run_publishes_its_summary_as_an_artifact(world: Path, harness) -> 
         )
     assert len(runs) == 3  # the three runs of the test above
     first = min(runs, key=lambda a: a.created).data
-    with connect() as con:
+    with connect(get_settings()) as con:
         planned = con.execute(
             "select step, channel, count(*) from dunning.ledger where as_of = ? group by 1, 2",
             [AS_OF],
@@ -156,7 +157,7 @@ def test_each_run_publishes_its_summary_as_an_artifact(world: Path, harness) -> 
 
 
 def test_every_landed_row_is_loaded_or_quarantined(world: Path, harness) -> None:
-    with connect() as con:
+    with connect(get_settings()) as con:
         for table, loaded in con.execute(
             "select table_name, sum(rows_loaded) from raw.load_log "
             "where table_name is not null group by 1"
@@ -231,7 +232,7 @@ class Page(HTMLParser):
 
 def day_figures() -> dict:
     """The day's figures straight from the warehouse, by SQL of the test's own."""
-    with connect() as con:
+    with connect(get_settings()) as con:
         batches, loaded, quarantined = con.execute(
             "select count(distinct batch_id), sum(rows_loaded), sum(rows_quarantined) "
             "from raw.load_log where batch_id like ?",

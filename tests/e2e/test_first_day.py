@@ -14,6 +14,7 @@ import pytest
 from young_book import write_initial_extract
 
 from debtflow.flows import cli
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.core.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,7 @@ def _daily(as_of: date) -> dict:
 def test_every_customer_of_the_initial_extract_is_a_debtor_on_day_one(book) -> None:
     _, written, days = book
     assert written["customers"] == DEBTORS
-    with connect() as con:
+    with connect(get_settings()) as con:
         debtors = con.execute(
             "select count(*), count(*) filter (where has_email) from marts.dim_debtors"
         ).fetchone()
@@ -70,7 +71,7 @@ def test_every_customer_of_the_initial_extract_is_a_debtor_on_day_one(book) -> N
 
 
 def test_a_book_younger_than_the_snapshot_window_builds(book) -> None:
-    with connect() as con:
+    with connect(get_settings()) as con:
         states = con.execute(
             "select state, count(*) from intermediate.snapshot_dates group by 1"
         ).fetchall()

@@ -15,6 +15,7 @@ import pytest
 
 from debtflow.flows import cli
 from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.ingest import ingest
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
@@ -42,7 +43,7 @@ def landing_with(tmp_path: Path, *names: str) -> Path:
 def loaded(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home with a warehouse: one batch loaded."""
     monkeypatch.setenv("DEBTFLOW_LANDING_URL", str(landing_with(tmp_path, "2026-03-02T0600")))
-    ingest.ingest(as_of=date(2026, 3, 2))
+    ingest.ingest(get_settings(), as_of=date(2026, 3, 2))
     return home
 
 
@@ -64,7 +65,7 @@ def test_stray_folders_and_later_batches_are_named_beside_the_loaded_ones(
     landing = landing_with(tmp_path, "2026-03-02T0600", "2026-03-09T0600", "export_2026_12")
     (landing / ".upload-in-progress").mkdir()
     monkeypatch.setenv("DEBTFLOW_LANDING_URL", str(landing))
-    results = ingest.ingest(as_of=date(2026, 3, 2))
+    results = ingest.ingest(get_settings(), as_of=date(2026, 3, 2))
     assert [r.batch_id for r in results] == ["2026-03-02T0600"]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("skipped export_2026_12/: not a batch folder" in w for w in warnings)
@@ -78,7 +79,7 @@ def test_stray_folders_and_later_batches_are_named_beside_the_loaded_ones(
 def test_an_empty_landing_zone_is_said(home, tmp_path, monkeypatch, caplog):
     (tmp_path / "landing").mkdir()
     monkeypatch.setenv("DEBTFLOW_LANDING_URL", str(tmp_path / "landing"))
-    assert ingest.ingest(as_of=date(2026, 3, 2)) == []
+    assert ingest.ingest(get_settings(), as_of=date(2026, 3, 2)) == []
     assert f"landing {tmp_path / 'landing'} is empty: nothing to load" in caplog.text
 
 
@@ -208,7 +209,7 @@ def test_connect_raises_a_debtflow_error_for_a_held_warehouse(holder, monkeypatc
 
     holder(60)
     with pytest.raises(DebtflowError, match="is in use by PID"):
-        connect(wait_seconds=0)
+        connect(get_settings(), wait_seconds=0)
 
 
 @pytest.mark.parametrize("name", sorted(cli.COMMANDS))
@@ -231,3 +232,13 @@ def test_ingest_reads_the_landing_folder_it_is_given(home, tmp_path, capsys):
     landing = landing_with(tmp_path, "2026-03-02T0600")
     code, out, _ = run(capsys, "ingest", "--landing", str(landing), "--as-of", "2026-03-02")
     assert code == 0 and "2026-03-02T0600: loaded (3 rows loaded, 1 quarantined)" in out
+
+
+def test_a_bad_setting_names_the_variable_and_value_not_a_traceback(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("DEBTFLOW_SMTP_PORT", "twenty-five")
+    code, _, err = run(capsys, "status")
+    assert code == 1
+    assert "DEBTFLOW_SMTP_PORT='twenty-five': Input should be a valid integer" in err
+    assert "Traceback" not in err

@@ -14,7 +14,7 @@ import pytest
 
 from debtflow.flows import cli
 from debtflow.flows.core import output, progress
-from debtflow.flows.core.settings import SOURCE_ROOT
+from debtflow.flows.core.settings import SOURCE_ROOT, get_settings
 from debtflow.flows.core.warehouse import TAPES, connect
 from debtflow.flows.dunning import policy
 from debtflow.flows.ingest import quarantine
@@ -85,7 +85,7 @@ def test_list_commands_print_a_header_or_say_there_is_nothing(loaded, capsys):
         "2026-03-02T0600", "invoices.csv", "amount", "quarantined", "1"]  # fmt: skip
     assert header.index("ROWS") + len("ROWS") == rows[0].index(" 1 ") + 2  # right-aligned
     _, out, _ = run(capsys, "quarantine", "list", "--json")
-    with connect() as con:
+    with connect(get_settings()) as con:
         groups = quarantine.summary(con)
     assert [tuple(g.values()) for g in json.loads(out)] == [tuple(g) for g in groups]
 
@@ -96,7 +96,7 @@ def test_list_commands_print_a_header_or_say_there_is_nothing(loaded, capsys):
     assert run(capsys, "tape", "list")[1].startswith("No tapes yet")
     assert json.loads(run(capsys, "tape", "list", "--json")[1]) == []
 
-    with connect() as con:
+    with connect(get_settings()) as con:
         con.execute(
             f"insert into {TAPES} (tape_id, kind, as_of, pool, state, receivables, created_at, url)"
             " values ('20260302-consumer-nl-eur-1', 'bidder', '2026-03-02', 'consumer-nl-eur',"

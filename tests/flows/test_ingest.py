@@ -48,7 +48,7 @@ def query(sql: str):
 
 
 def test_bad_rows_are_quarantined_with_column_and_reason(landing: Path) -> None:
-    ingest.ingest()
+    ingest.ingest(get_settings())
     assert query("select invoice_id from raw.invoices") == [("I1",)]
     assert query(
         "select row_number, column_name, reason from raw.quarantine order by row_number"
@@ -64,7 +64,7 @@ def test_bad_rows_are_quarantined_with_column_and_reason(landing: Path) -> None:
 
 
 def test_load_log_accounts_for_every_row(landing: Path) -> None:
-    ingest.ingest()
+    ingest.ingest(get_settings())
     rows = query(
         "select file_name, rows_read, rows_loaded, rows_quarantined, status "
         "from raw.load_log order by file_name"
@@ -73,25 +73,25 @@ def test_load_log_accounts_for_every_row(landing: Path) -> None:
 
 
 def test_typed_values_land_in_raw(landing: Path) -> None:
-    ingest.ingest()
+    ingest.ingest(get_settings())
     (amount, due, batch) = query("select amount, due_date, _batch_id from raw.invoices")[0]
     assert str(amount) == "100.50" and str(due) == "2026-01-15" and batch == "2026-03-02T0600"
     assert query("select count(*) from raw.customers where email is null") == [(1,)]
 
 
 def test_a_loaded_batch_is_skipped(landing: Path) -> None:
-    first = ingest.ingest()
-    second = ingest.ingest()
+    first = ingest.ingest(get_settings())
+    second = ingest.ingest(get_settings())
     assert [r.status for r in first] == ["loaded"] and [r.status for r in second] == ["skipped"]
     assert query("select count(*) from raw.invoices") == [(1,)]
     assert query("select count(*) from raw.quarantine") == [(5,)]
 
 
 def test_same_batch_id_with_changed_content_is_refused(landing: Path) -> None:
-    ingest.ingest()
+    ingest.ingest(get_settings())
     (landing / "2026-03-02T0600" / "invoices.csv").write_text(INVOICES.replace("100.50", "99"))
     with pytest.raises(BatchRejected, match="already loaded with different content"):
-        ingest.ingest()
+        ingest.ingest(get_settings())
     assert query("select count(*) from raw.invoices") == [(1,)]
 
 
@@ -104,8 +104,8 @@ def test_missing_required_column_rejects_the_batch_whole(home: Path) -> None:
     with pytest.raises(
         BatchRejected, match=r"invoices.csv: required column\(s\) missing: currency"
     ):
-        ingest.ingest()
-    with warehouse.session() as con:
+        ingest.ingest(get_settings())
+    with warehouse.session(get_settings()) as con:
         assert con.execute("select count(*) from raw.customers").fetchone() == (0,)
 
 
@@ -113,7 +113,9 @@ def test_batches_after_as_of_wait(landing: Path) -> None:
     write_batch(landing, "2026-03-03T0600", {"customers.csv": CUSTOMERS.replace("D1,", "D9,")})
     from datetime import date
 
-    assert [r.batch_id for r in ingest.ingest(as_of=date(2026, 3, 2))] == ["2026-03-02T0600"]
+    assert [r.batch_id for r in ingest.ingest(get_settings(), as_of=date(2026, 3, 2))] == [
+        "2026-03-02T0600"
+    ]
     assert query("select count(*) from raw.customers") == [(2,)]
 
 
@@ -129,14 +131,14 @@ def test_parquet_and_jsonl_load_like_csv(home: Path) -> None:
     (folder / "credit_reports.jsonl").write_text(
         '{"debtor_id": "D1", "reported_at": "2026-01-01T00:00:00", "bureau_score": 640, "bankrupt": false}\n'
     )
-    ingest.ingest()
+    ingest.ingest(get_settings())
     assert query("select payment_id, amount::varchar from raw.payments") == [("P1", "12.50")]
     assert query("select bureau_score, bankrupt from raw.credit_reports") == [(640, False)]
 
 
 def test_unexpected_file_is_logged_and_ignored(landing: Path) -> None:
     (landing / "2026-03-02T0600" / "notes.txt").write_text("hello")
-    ingest.ingest()
+    ingest.ingest(get_settings())
     assert query("select status, message from raw.load_log where file_name = 'notes.txt'") == [
         ("ignored", "not a contract file name")
     ]

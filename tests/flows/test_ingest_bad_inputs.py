@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.ingest import ingest
 from debtflow.flows.ingest.ingest import BatchRejected
 
@@ -113,7 +114,7 @@ QUARANTINED = [
 
 def load(case: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> duckdb.DuckDBPyConnection:
     monkeypatch.setenv("DEBTFLOW_LANDING_URL", str(CORPUS / case))
-    ingest.ingest()
+    ingest.ingest(get_settings())
     return duckdb.connect(str(home / "warehouse.duckdb"))
 
 
@@ -178,7 +179,7 @@ def test_missing_required_column_rejects_the_batch_and_loads_nothing(home, monke
         BatchRejected,
         match=r"2026-03-02T0600, file invoices.csv: required column\(s\) missing: currency",
     ):
-        ingest.ingest()
+        ingest.ingest(get_settings())
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     assert con.execute("select count(*) from raw.customers").fetchone() == (0,)
     assert con.execute("select count(*) from raw.load_log").fetchone() == (0,)

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.ingest import ingest
 
 CUSTOMERS = "debtor_id,debtor_type,country,customer_since,updated_at\n"
@@ -45,11 +46,11 @@ def tables(home: Path) -> dict[str, list]:
 
 def test_held_row_loads_when_its_debtor_arrives(home: Path) -> None:
     write(home / "landing", ["2026-03-01T0600"])
-    ingest.ingest()
+    ingest.ingest(get_settings())
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         assert con.execute("select status from raw.quarantine").fetchall() == [("held",)]
     write(home / "landing", ["2026-03-02T0600"])
-    (result,) = [r for r in ingest.ingest() if r.status == "loaded"]
+    (result,) = [r for r in ingest.ingest(get_settings()) if r.status == "loaded"]
     assert result.released == 1
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         assert con.execute("select status from raw.quarantine").fetchall() == [("released",)]
@@ -60,7 +61,7 @@ def test_held_row_loads_when_its_debtor_arrives(home: Path) -> None:
 
 def test_raw_keeps_every_version_of_a_restated_row(home: Path) -> None:
     write(home / "landing", list(BATCHES))
-    ingest.ingest()
+    ingest.ingest(get_settings())
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         assert con.execute(
             "select disputed, _batch_id from raw.invoices where invoice_id = 'I1' order by updated_at"
@@ -79,8 +80,8 @@ def test_any_order_of_arrival_and_reloading_give_identical_tables(
         monkeypatch.setenv("DEBTFLOW_HOME", str(home))
         for batch_id in arrival:  # batches arrive one at a time; ingest runs after each
             write(home / "landing", [batch_id])
-            ingest.ingest()
-        ingest.ingest()  # and loading everything again changes nothing
+            ingest.ingest(get_settings())
+        ingest.ingest(get_settings())  # and loading everything again changes nothing
         results.append(tables(home))
     assert results[0] == results[1]
     assert len(results[0]["invoices"]) == 3
@@ -88,6 +89,6 @@ def test_any_order_of_arrival_and_reloading_give_identical_tables(
 
 def test_removed_landing_files_are_not_needed_again(home: Path) -> None:
     write(home / "landing", ["2026-03-01T0600"])
-    ingest.ingest()
+    ingest.ingest(get_settings())
     shutil.rmtree(home / "landing" / "2026-03-01T0600")
-    assert ingest.ingest() == []
+    assert ingest.ingest(get_settings()) == []

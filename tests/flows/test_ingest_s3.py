@@ -7,6 +7,7 @@ from pathlib import Path
 import boto3
 import duckdb
 
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.ingest import ingest
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
@@ -45,7 +46,7 @@ def test_folder_and_s3_give_identical_raw_tables(tmp_path, monkeypatch, s3_endpo
             homes[kind] = tmp_path / zone / kind
             monkeypatch.setenv("DEBTFLOW_HOME", str(homes[kind]))
             monkeypatch.setenv("DEBTFLOW_LANDING_URL", url)
-            ingest.ingest()
+            ingest.ingest(get_settings())
         assert dump(homes["folder"]) == dump(homes["s3"]), zone
         with duckdb.connect(str(homes["s3"] / "warehouse.duckdb")) as con:
             assert con.execute(
@@ -60,5 +61,5 @@ def test_s3_batches_already_loaded_are_skipped(tmp_path, monkeypatch, s3_endpoin
     monkeypatch.setenv("DEBTFLOW_S3_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("DEBTFLOW_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DEBTFLOW_LANDING_URL", "s3://again/x")
-    assert [r.status for r in ingest.ingest()] == ["loaded"]
-    assert [r.status for r in ingest.ingest()] == ["skipped"]
+    assert [r.status for r in ingest.ingest(get_settings())] == ["loaded"]
+    assert [r.status for r in ingest.ingest(get_settings())] == ["skipped"]

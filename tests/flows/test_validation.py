@@ -10,6 +10,7 @@ import pytest
 
 from debtflow.flows.build import validation
 from debtflow.flows.build.validation import runs, suites
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.core.warehouse import connect, ensure_schema
 from debtflow.flows.ingest.contract import TABLES
 
@@ -26,7 +27,7 @@ GOOD = [
 
 @pytest.fixture
 def con(home: Path) -> duckdb.DuckDBPyConnection:
-    con = connect()
+    con = connect(get_settings())
     ensure_schema(con)
     yield con
     con.close()
@@ -54,7 +55,7 @@ def _cols(e) -> tuple[str, ...]:
 
 
 def test_raw_suite_is_generated_from_the_contract():
-    suite = validation.raw_suite("invoices")
+    suite = validation.raw_suite("invoices", get_settings())
     types = {(e.expectation_type, _cols(e)) for e in suite.expectations}
     assert types == {
         *(("expect_column_values_to_not_be_null", (c,)) for c in TABLES["invoices"].required),
@@ -78,7 +79,7 @@ def test_raw_suite_is_generated_from_the_contract():
 
 @pytest.mark.parametrize("table", list(TABLES))
 def test_every_raw_suite_checks_its_event_time_against_the_batch_date(table):
-    suite = validation.raw_suite(table)
+    suite = validation.raw_suite(table, get_settings())
     future = [
         e.configuration.kwargs
         for e in suite.expectations
@@ -93,7 +94,7 @@ def test_every_raw_suite_checks_its_event_time_against_the_batch_date(table):
 
 
 def test_contact_data_formats_are_warnings_not_gates():
-    suite = validation.raw_suite("customers")
+    suite = validation.raw_suite("customers", get_settings())
     warnings = {
         _cols(e): e.configuration.kwargs["regex"]
         for e in suite.expectations
@@ -123,12 +124,12 @@ def test_latest_event_time_is_the_batch_date_plus_tolerance(
     home, monkeypatch, batch_ids, tolerance, expected
 ):
     monkeypatch.setenv("DEBTFLOW_FUTURE_TOLERANCE_DAYS", str(tolerance))
-    assert validation.latest_event_time(batch_ids) == expected
+    assert validation.latest_event_time(batch_ids, get_settings()) == expected
 
 
 def test_clean_batch_passes(con):
     add_invoices(con, GOOD)
-    result = validation.validate_raw(con, [BATCH])
+    result = validation.validate_raw(con, [BATCH], "invoices", get_settings())
     assert result.success, validation.failure_lines(result)
     assert result.rows == 3
     assert result.outcomes and all(o.success for o in result.outcomes)
@@ -138,12 +139,12 @@ def test_clean_batch_passes(con):
 def test_only_the_named_batches_are_validated(con):
     add_invoices(con, GOOD)
     add_invoices(con, [("BAD-1", "D9", "2026-10-01", "2026-10-15", -1, "EUR")], "2026-11-19T0600")
-    assert validation.validate_raw(con, [BATCH]).success
-    assert not validation.validate_raw(con, ["2026-11-19T0600"]).success
+    assert validation.validate_raw(con, [BATCH], "invoices", get_settings()).success
+    assert not validation.validate_raw(con, ["2026-11-19T0600"], "invoices", get_settings()).success
 
 
 def test_no_rows_is_a_pass(con):
-    result = validation.validate_raw(con, ["2030-01-01T0600"])
+    result = validation.validate_raw(con, ["2030-01-01T0600"], "invoices", get_settings())
     assert result.success and result.rows == 0
 
 
@@ -207,7 +208,7 @@ def test_bad_batch_fails_naming_expectation_count_and_sample(
     con, bad_rows, label, count, key, values
 ):
     add_invoices(con, GOOD + bad_rows)
-    result = validation.validate_raw(con, [BATCH])
+    result = validation.validate_raw(con, [BATCH], "invoices", get_settings())
     assert list(failed(result)) == [label]
     outcome = failed(result)[label]
     assert outcome.unexpected_count == count
@@ -224,10 +225,10 @@ def test_bad_batch_fails_naming_expectation_count_and_sample(
 
 def test_an_event_within_the_tolerance_passes(con, monkeypatch):
     add_invoices(con, [("INV-9", "D9", "2026-11-21", "2026-12-05", 10, "EUR")])
-    assert validation.validate_raw(con, [BATCH]).success
+    assert validation.validate_raw(con, [BATCH], "invoices", get_settings()).success
     monkeypatch.setenv("DEBTFLOW_FUTURE_TOLERANCE_DAYS", "0")
     assert "expect_column_values_to_be_between(issue_date)" in failed(
-        validation.validate_raw(con, [BATCH])
+        validation.validate_raw(con, [BATCH], "invoices", get_settings())
     )
 
 
@@ -239,7 +240,7 @@ def test_payment_in_the_future_fails_on_paid_at(con):
         " ('P3', 'D2', '2026-11-21 00:00:01', 5, 'EUR', ?)",
         [BATCH, BATCH, BATCH],
     )
-    result = validation.validate_raw(con, [BATCH], "payments")
+    result = validation.validate_raw(con, [BATCH], "payments", get_settings())
     assert list(failed(result)) == ["expect_column_values_to_be_between(paid_at)"]
     assert failed(result)["expect_column_values_to_be_between(paid_at)"].sample_keys == (
         f"P3/{BATCH}",
@@ -249,7 +250,9 @@ def test_payment_in_the_future_fails_on_paid_at(con):
 def test_restatement_in_a_later_batch_is_not_a_duplicate(con):
     add_invoices(con, GOOD)
     add_invoices(con, [GOOD[0]], "2026-11-21T0600", updated_at="2026-11-20 09:00:00")
-    assert validation.validate_raw(con, [BATCH, "2026-11-21T0600"]).success
+    assert validation.validate_raw(
+        con, [BATCH, "2026-11-21T0600"], "invoices", get_settings()
+    ).success
 
 
 def test_customer_failures_never_show_personal_values(con):
@@ -261,7 +264,7 @@ def test_customer_failures_never_show_personal_values(con):
         " ('D2', 'robot', 'Kari Nordmann', 'kari@example', 'NO', '2020-01-01', now(), ?)",
         [BATCH, BATCH, BATCH],
     )
-    results = validation.validate_raw_all(con, [BATCH])
+    results = validation.validate_raw_all(con, [BATCH], get_settings())
     text = "\n".join(
         validation.failure_lines(results) + validation.warning_lines(results)
     ) + validation.summary_markdown(results)
@@ -276,9 +279,9 @@ def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypat
         ("INV-9", "D9", "2026-10-01", "2026-10-15", -2, "EUR"),
     ]
     add_invoices(con, GOOD + bad + [GOOD[0], GOOD[1]])
-    whole = validation.validate_raw(con, [BATCH])
+    whole = validation.validate_raw(con, [BATCH], "invoices", get_settings())
     monkeypatch.setattr(runs, "CHUNK_ROWS", 2)
-    parts = validation.validate_raw(con, [BATCH])
+    parts = validation.validate_raw(con, [BATCH], "invoices", get_settings())
     assert parts.rows == whole.rows == 7
     assert "(part 2 of " in Path(parts.quality_page).read_text()  # the page shows each part
     summary = {o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in parts.outcomes}
@@ -295,7 +298,7 @@ def test_big_batches_are_validated_in_parts_with_the_same_outcome(con, monkeypat
 
 def test_summary_markdown_has_a_headline_the_page_and_a_row_per_expectation(con):
     add_invoices(con, GOOD + [("INV-9", "D9", "2026-10-01", "2026-10-15", -1, "EUR")])
-    raw = validation.validate_raw(con, [BATCH])
+    raw = validation.validate_raw(con, [BATCH], "invoices", get_settings())
     md = validation.summary_markdown([raw], title="Raw batches")
     lines = md.strip().splitlines()
     assert lines[0] == "### Raw batches: FAILED"
@@ -311,7 +314,7 @@ def test_summary_markdown_has_a_headline_the_page_and_a_row_per_expectation(con)
 
 def test_results_of_raw_and_marts_may_be_nested(con):
     add_invoices(con, GOOD)
-    raw = validation.validate_raw_all(con, [BATCH])
+    raw = validation.validate_raw_all(con, [BATCH], get_settings())
     nested = [*raw, [raw[1]]]
     assert validation.failure_lines(nested) == []
     assert validation.summary_markdown(nested).count("| raw_invoices |") == 2 * len(raw[1].outcomes)

@@ -22,7 +22,7 @@ AS_OF = date(2026, 11, 20)
 def published(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:
     calls: list[dict] = []
     monkeypatch.setattr(daily, "create_markdown_artifact", lambda **kw: calls.append(kw))
-    with connect() as con:
+    with connect(get_settings()) as con:
         ensure_schema(con)
         con.execute(
             "insert into raw.customers (debtor_id, debtor_type, email, country, customer_since,"
@@ -49,7 +49,7 @@ def test_raw_summary_is_published_with_warnings_and_the_page_link(published, hom
 
 
 def test_a_failed_gate_is_published_before_it_stops_the_run(published):
-    with connect() as con:
+    with connect(get_settings()) as con:
         con.execute("update raw.customers set debtor_type = 'robot'")
     with pytest.raises(validation.ValidationFailed, match="debtor_type"):
         daily.validate_raw_stage.fn(get_settings(), [BATCH])
@@ -58,7 +58,7 @@ def test_a_failed_gate_is_published_before_it_stops_the_run(published):
 
 
 def test_mart_summary_is_published(published):
-    with connect() as con:
+    with connect(get_settings()) as con:
         con.execute(
             "create schema marts; create table marts.debtor_features as select 'D1' debtor_id,"
             " date '2026-11-20' as_of, 0.0 overdue_balance, 0.0 open_balance,"
@@ -79,7 +79,7 @@ def test_the_artifact_is_stored_by_prefect(home: Path):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.testing.utilities import prefect_test_harness
 
-    with connect() as con:
+    with connect(get_settings()) as con:
         ensure_schema(con)
 
     @flow

@@ -10,6 +10,7 @@ import pytest
 
 from debtflow.flows.build import validation
 from debtflow.flows.build.validation import runs
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.core.warehouse import connect
 
 AS_OF = date(2026, 11, 20)
@@ -46,7 +47,7 @@ AGING = """
 
 @pytest.fixture
 def con(home: Path) -> duckdb.DuckDBPyConnection:
-    con = connect()
+    con = connect(get_settings())
     con.execute(FEATURES + INVOICES + AGING)
     yield con
     con.close()
@@ -57,18 +58,20 @@ def failed(result: validation.ValidationResult) -> dict[str, validation.Expectat
 
 
 def test_every_mart_suite_passes_on_good_marts(con):
-    results = validation.validate_marts(con, AS_OF)
+    results = validation.validate_marts(con, AS_OF, get_settings())
     assert [r.suite for r in results] == list(validation.MART_SUITES)
     assert [r.rows for r in results] == [3, 5, 2]
     for result in results:
         assert result.success, validation.failure_lines(result)
-        assert len(result.outcomes) == len(validation.load_suite(result.suite).expectations)
+        assert len(result.outcomes) == len(
+            validation.load_suite(result.suite, get_settings()).expectations
+        )
     validation.raise_if_failed(results)
 
 
 def test_a_suite_names_its_table_and_key():
     for name in validation.MART_SUITES:
-        meta = validation.load_suite(name).meta
+        meta = validation.load_suite(name, get_settings()).meta
         assert meta["table"] == f"marts.{name}"
         assert meta["key"]
 
@@ -176,7 +179,7 @@ def test_a_suite_names_its_table_and_key():
 )
 def test_each_mart_rule_fails_alone_with_count_and_keys(con, suite, sql, label, count, keys):
     con.execute(sql)
-    result = validation.validate_mart(con, suite, AS_OF)
+    result = validation.validate_mart(con, suite, AS_OF, get_settings())
     assert list(failed(result)) == [label]
     outcome = failed(result)[label]
     assert outcome.unexpected_count == count
@@ -188,7 +191,7 @@ def test_each_mart_rule_fails_alone_with_count_and_keys(con, suite, sql, label, 
 
 def test_mart_sample_values_are_shown_for_non_personal_columns(con):
     con.execute("update marts.fct_invoices set status = 'written_off' where invoice_id = 'I1'")
-    result = validation.validate_mart(con, "fct_invoices", AS_OF)
+    result = validation.validate_mart(con, "fct_invoices", AS_OF, get_settings())
     assert failed(result)["expect_column_values_to_be_in_set(status)"].sample_values == (
         "written_off",
     )
@@ -196,13 +199,13 @@ def test_mart_sample_values_are_shown_for_non_personal_columns(con):
 
 def test_empty_features_mart_fails_row_count(con):
     con.execute("delete from marts.debtor_features")
-    result = validation.validate_mart(con, "debtor_features", AS_OF)
+    result = validation.validate_mart(con, "debtor_features", AS_OF, get_settings())
     assert "expect_table_row_count_to_be_between" in failed(result)
 
 
 def test_a_missing_mart_fails_loudly(con):
     con.execute("drop table marts.ar_aging")
-    result = validation.validate_mart(con, "ar_aging", AS_OF)
+    result = validation.validate_mart(con, "ar_aging", AS_OF, get_settings())
     assert not result.success
     assert validation.failure_lines(result) == [
         "suite ar_aging: table_exists failed: marts.ar_aging is missing"
@@ -211,7 +214,7 @@ def test_a_missing_mart_fails_loudly(con):
 
 def test_a_missing_column_fails_its_expectations_not_the_query(con):
     con.execute("alter table marts.fct_invoices drop column days_past_due")
-    result = validation.validate_mart(con, "fct_invoices", AS_OF)
+    result = validation.validate_mart(con, "fct_invoices", AS_OF, get_settings())
     assert set(failed(result)) == {
         "expect_column_values_to_not_be_null(days_past_due)",
         "expect_column_values_to_be_between(days_past_due)",
@@ -228,9 +231,9 @@ def test_a_view_validated_in_parts_gives_the_outcome_of_one_pass(con, monkeypatc
         "create view marts.fct_invoices as select * from marts.invoice_rows; "
         "update marts.invoice_rows set open_amount = -5 where invoice_id = 'I3'"
     )
-    whole = validation.validate_mart(con, "fct_invoices", AS_OF)
+    whole = validation.validate_mart(con, "fct_invoices", AS_OF, get_settings())
     monkeypatch.setattr(runs, "CHUNK_ROWS", 2)
-    parts = validation.validate_mart(con, "fct_invoices", AS_OF)
+    parts = validation.validate_mart(con, "fct_invoices", AS_OF, get_settings())
     assert parts.rows == whole.rows == 5
     assert Path(parts.quality_page).read_text().count("(part ") == 3
     summary = {o.label: (o.success, o.unexpected_count, set(o.sample_keys)) for o in parts.outcomes}

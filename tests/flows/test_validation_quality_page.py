@@ -20,7 +20,7 @@ LATER = "2026-11-21T0600"
 
 
 def load_customers(batch_id: str, debtor_type: str = "consumer", phone: str = "+31612345678"):
-    with connect() as con:
+    with connect(get_settings()) as con:
         ensure_schema(con)
         for debtor_id in ("D1", "D2"):
             con.execute(
@@ -32,8 +32,8 @@ def load_customers(batch_id: str, debtor_type: str = "consumer", phone: str = "+
 
 
 def validate(batch_id: str) -> validation.ValidationResult:
-    with connect() as con:
-        return validation.validate_raw(con, [batch_id], "customers")
+    with connect(get_settings()) as con:
+        return validation.validate_raw(con, [batch_id], "customers", get_settings())
 
 
 def pages(home: Path) -> Path:
@@ -144,14 +144,14 @@ def test_a_new_home_gets_its_own_pages(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_mart_validations_are_on_the_days_page(home: Path):
-    with connect() as con:
+    with connect(get_settings()) as con:
         con.execute(
             "create schema marts; create table marts.ar_aging as select 'consumer' debtor_type,"
             " 'NL' country, 'EUR' currency, 1.0 open_current, 0.0 open_1_30, 0.0 open_31_60,"
             " 0.0 open_61_90, 0.0 open_91_180, 0.0 open_181_365, 0.0 open_over_365,"
             " 1.0 open_total, 0.0 overdue_total, date '2026-11-20' as_of"
         )
-        result = validation.validate_mart(con, "ar_aging", date(2026, 11, 20))
+        result = validation.validate_mart(con, "ar_aging", date(2026, 11, 20), get_settings())
     assert result.success, validation.failure_lines(result)
     html = Path(result.quality_page).read_text()
     assert "Run marts-2026-11-20" in text(html)

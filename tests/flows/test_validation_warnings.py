@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from debtflow.flows.build import validation
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.core.warehouse import connect, ensure_schema
 
 BATCH = "2026-11-20T0600"
@@ -27,7 +28,7 @@ SECRETS = ("kari@example", "sales at acme.be", "0612345678", "+3161234", "Jansen
 
 @pytest.fixture
 def con(home: Path) -> duckdb.DuckDBPyConnection:
-    con = connect()
+    con = connect(get_settings())
     ensure_schema(con)
     for debtor_id, debtor_type, email, phone in CUSTOMERS:
         con.execute(
@@ -41,7 +42,7 @@ def con(home: Path) -> duckdb.DuckDBPyConnection:
 
 
 def test_bad_contact_data_warns_with_counts_and_keys_but_passes(con):
-    result = validation.validate_raw(con, [BATCH], "customers")
+    result = validation.validate_raw(con, [BATCH], "customers", get_settings())
     assert result.success and result.failed == []
     warned = {o.label: o for o in result.warnings}
     assert set(warned) == {EMAIL, PHONE}
@@ -54,7 +55,7 @@ def test_bad_contact_data_warns_with_counts_and_keys_but_passes(con):
 
 
 def test_warnings_are_reported_apart_from_failures(con):
-    result = validation.validate_raw(con, [BATCH], "customers")
+    result = validation.validate_raw(con, [BATCH], "customers", get_settings())
     assert validation.failure_lines(result) == []
     lines = validation.warning_lines(result)
     assert len(lines) == 2
@@ -69,7 +70,7 @@ def test_warnings_are_reported_apart_from_failures(con):
 
 def test_a_blocking_failure_beside_warnings_raises_only_for_itself(con):
     con.execute("update raw.customers set debtor_type = 'robot' where debtor_id = 'D5'")
-    result = validation.validate_raw(con, [BATCH], "customers")
+    result = validation.validate_raw(con, [BATCH], "customers", get_settings())
     assert [o.label for o in result.failed] == ["expect_column_values_to_be_in_set(debtor_type)"]
     assert len(result.warnings) == 2
     with pytest.raises(validation.ValidationFailed) as err:
@@ -81,7 +82,7 @@ def test_a_blocking_failure_beside_warnings_raises_only_for_itself(con):
 
 
 def test_personal_values_reach_neither_results_nor_the_quality_page(con, home):
-    validation.validate_raw(con, [BATCH], "customers")
+    validation.validate_raw(con, [BATCH], "customers", get_settings())
     reports = home / "reports"
     files = [p for p in reports.rglob("*") if p.suffix in (".json", ".html")]
     assert any(p.suffix == ".json" for p in files) and any(p.suffix == ".html" for p in files)

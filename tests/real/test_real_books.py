@@ -18,6 +18,7 @@ import pytest
 import uci_credit_card
 import uci_online_retail
 
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.core.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -74,7 +75,7 @@ def test_the_warehouse_balance_is_the_banks_september_statement(cards):
             f"TW{int(r['ID']):05d}": Decimal(r["BILL_AMT1"]) / uci_credit_card.TWD_PER_EUR
             for r in csv.DictReader(fh)
         }
-    with connect() as con:
+    with connect(get_settings()) as con:
         balances = dict(
             con.execute(
                 "select debtor_id, open_balance - credit_balance from marts.debtor_features "
@@ -99,7 +100,7 @@ def test_cards_train_on_par_with_the_logistic_baseline_and_score(cards):
     assert metrics["brier"] <= metrics["baseline_brier"]
     score = day_two["stages"]["score"]
     assert score["model_version"] == trained["version"]
-    with connect() as con:
+    with connect(get_settings()) as con:
         overdue = con.execute(
             "select count(*) from marts.debtor_features "
             "where as_of = '2005-10-02' and overdue_balance > 0"
@@ -124,7 +125,7 @@ def test_retail_invoices_and_credit_notes_reconcile_to_the_source_lines(retail):
     with RETAIL.open() as fh:
         lines = list(csv.DictReader(fh))
     total = sum(Decimal(r["Quantity"]) * Decimal(r["UnitPrice"]) for r in lines)
-    with connect() as con:
+    with connect(get_settings()) as con:
         net, credit_notes, debtors = con.execute(
             "select sum(case when document_type = 'invoice' then amount else -amount end), "
             "count(*) filter (where document_type = 'credit_note'), "

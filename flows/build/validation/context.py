@@ -18,12 +18,11 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.settings import Settings
 
 
-def context(settings: Settings | None = None) -> Any:
+def context(settings: Settings) -> Any:
     """This home's GX context, made the active one (suites and checkpoints bind to it)."""
-    settings = settings or get_settings()
     context = _context_for(settings.validation_results_dir)
     set_context(context)
     return context

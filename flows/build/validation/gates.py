@@ -18,16 +18,15 @@ from debtflow.flows.build.validation.suites import (
     raw_suite,
     suite_columns,
 )
-from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import LOAD_LOG, RAW, session, table_columns
 from debtflow.flows.ingest.contract import TABLES
 from debtflow.flows.ingest.landing import BATCH_ID
 
 
-def latest_event_time(batch_ids: list[str], settings: Settings | None = None) -> datetime:
+def latest_event_time(batch_ids: list[str], settings: Settings) -> datetime:
     """The latest event time the batches may carry: the newest batch's business date (a batch
     dated D holds events before D) plus `future_tolerance_days`."""
-    settings = settings or get_settings()
     dates = [date.fromisoformat(m.group(1)) for b in batch_ids if (m := BATCH_ID.match(b))]
     business_date = max(dates) if dates else settings.today()
     return datetime.combine(business_date, time()) + timedelta(days=settings.future_tolerance_days)
@@ -36,11 +35,10 @@ def latest_event_time(batch_ids: list[str], settings: Settings | None = None) ->
 def validate_raw(
     con: duckdb.DuckDBPyConnection,
     batch_ids: list[str],
-    table: str = "invoices",
-    settings: Settings | None = None,
+    table: str,
+    settings: Settings,
 ) -> ValidationResult:
     """Validate the rows of `table` loaded from the given landing batches."""
-    settings = settings or get_settings()
     suite = raw_suite(table, settings)
     spec = TABLES[table]
     where = f"{BATCH_COLUMN} in (select unnest($batches))"
@@ -62,7 +60,7 @@ def validate_raw(
 
 
 def validate_raw_all(
-    con: duckdb.DuckDBPyConnection, batch_ids: list[str], settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, batch_ids: list[str], settings: Settings
 ) -> list[ValidationResult]:
     return [validate_raw(con, batch_ids, table, settings) for table in TABLES]
 
@@ -85,10 +83,9 @@ def validate_mart(
     con: duckdb.DuckDBPyConnection,
     name: str,
     as_of: date,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> ValidationResult:
     """Validate one mart against the run's as_of with its hand-written suite."""
-    settings = settings or get_settings()
     suite = load_suite(name, settings)
     relation = suite.meta["table"]
     present = table_columns(con, relation)
@@ -109,7 +106,7 @@ def validate_mart(
 
 
 def validate_marts(
-    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
 ) -> list[ValidationResult]:
     """Validate every hand-written mart suite (MART_SUITES) for the run's as_of."""
     return [validate_mart(con, name, as_of, settings) for name in MART_SUITES]

@@ -18,7 +18,7 @@ from debtflow.flows.build.validation.context import checkpoint, context
 from debtflow.flows.build.validation.outcomes import outcome_of
 from debtflow.flows.build.validation.results import ExpectationOutcome, ValidationResult, merge
 from debtflow.flows.build.validation.suites import suite_columns
-from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.settings import Settings
 from debtflow.flows.ingest.contract import personal_columns
 
 CHUNK_ROWS = 1_000_000
@@ -28,12 +28,11 @@ def run_suite(
     suite: gx.ExpectationSuite,
     frame: pd.DataFrame,
     key_columns: list[str],
-    parameters: dict[str, Any] | None = None,
-    run_name: str = "adhoc",
-    settings: Settings | None = None,
+    parameters: dict[str, Any],
+    run_name: str,
+    settings: Settings,
 ) -> ValidationResult:
     """Validate a frame through the suite's checkpoint; offending rows named by `key_columns`."""
-    settings = settings or get_settings()
     ctx = context(settings)
     columns = suite_columns(suite)
     exclude_values = bool(personal_columns().intersection(columns))

@@ -12,7 +12,7 @@ from great_expectations import expectations as gxe
 
 from debtflow.flows.build.validation.context import context
 from debtflow.flows.build.validation.results import WARNING
-from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import RAW
 from debtflow.flows.ingest.contract import TABLES, Table
 
@@ -24,7 +24,7 @@ VERSION_COLUMN = "updated_at"
 BATCH_COLUMN = "_batch_id"
 
 
-def raw_suite(table: str, settings: Settings | None = None) -> gx.ExpectationSuite:
+def raw_suite(table: str, settings: Settings) -> gx.ExpectationSuite:
     """The suite for one raw table, derived from its contract entry."""
     spec: Table = TABLES[table]
     context(settings)  # GX binds suites to the active context, even unsaved ones
@@ -84,9 +84,8 @@ def _unique_columns(spec: Table) -> list[str]:
     return [*cols, BATCH_COLUMN]
 
 
-def load_suite(name: str, settings: Settings | None = None) -> gx.ExpectationSuite:
+def load_suite(name: str, settings: Settings) -> gx.ExpectationSuite:
     """A hand-written suite from `expectations/expectations/<name>.json`."""
-    settings = settings or get_settings()
     path = Path(settings.expectations_dir) / "expectations" / f"{name}.json"
     spec = json.loads(path.read_text())
     context(settings)
