@@ -1,0 +1,250 @@
+"""A/B tests of the dunning policy: sticky assignment (flows/dunning/experiments.py), overlays
+validated on load (policy.py), the planner applying a debtor's arm and storing it (plan.py), and
+the report's intervals (experiment_report.py) against statsmodels and scipy directly."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from dunning_world import AS_OF, candidates, create
+from scipy import stats
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
+
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings, get_settings
+from debtflow.flows.core.warehouse import connect
+from debtflow.flows.dunning import experiment_report, policy
+from debtflow.flows.dunning import plan as planner
+from debtflow.flows.dunning.experiments import CONTROL
+
+EARLY = {"name": "early", "share": 0.3,
+         "overlay": {"ladders": {"default": {"steps": {"reminder_1": {"min_days_past_due": 3}}}}}}  # fmt: skip
+BY_SMS = {"name": "by_sms", "share": 0.2,
+          "overlay": {"ladders": {"default": {"steps": {"reminder_1": {"channel": "sms"}}}}}}  # fmt: skip
+
+
+def experiment(
+    name="timing", start=AS_OF - timedelta(days=10), days=60, holdout=0.5, variants=None
+):
+    return {"name": name, "start": start, "end": start + timedelta(days=days), "holdout": holdout,
+            "variants": variants if variants is not None else [EARLY, BY_SMS]}  # fmt: skip
+
+
+def write_policy(path: Path, *experiments: dict, version: str = "2026-12-06") -> Path:
+    spec = yaml.safe_load(policy.DEFAULT_POLICY.read_text())
+    path.write_text(yaml.safe_dump({**spec, "version": version, "experiments": list(experiments)}))
+    return path
+
+
+def arms(pol: policy.Policy, ids: list[str], day: date = AS_OF) -> list[tuple]:
+    return [pol.for_debtor(i, day)[1:] for i in ids]
+
+
+def test_assignment_is_sticky_and_follows_the_shares(tmp_path):
+    """10,000 debtors: the arms hold their shares (within 3 standard errors), and a reload, a new
+    version, another experiment added or another run give every debtor the same arm."""
+    ids = [f"D{n:05d}" for n in range(10_000)]
+    first = policy.load(write_policy(tmp_path / "a.yml", experiment()))
+    assigned = arms(first, ids)
+    shares = Counter(arm for _, arm in assigned)
+    for arm, share in {CONTROL: 0.5, "early": 0.3, "by_sms": 0.2}.items():
+        assert abs(shares[arm] / 10_000 - share) < 3 * (share * (1 - share) / 10_000) ** 0.5
+    later = experiment("another", start=AS_OF + timedelta(days=100), variants=[BY_SMS], holdout=0.8)
+    reloaded = policy.load(write_policy(tmp_path / "b.yml", later, experiment(), version="v2"))
+    assert reloaded.label != first.label
+    assert arms(reloaded, ids) == assigned == arms(policy.load(tmp_path / "a.yml"), ids)
+    # outside its dates nobody is in it, and everyone gets the base policy
+    pol, *arm = first.for_debtor("D00001", AS_OF + timedelta(days=90))
+    assert arm == [None, None] and pol is first
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        pytest.param({"holdout": 0.6}, "sum to 1.1, not 1", id="shares"),
+        pytest.param(
+            {"variants": [EARLY, {**EARLY, "share": 0.2}]},
+            "variant names must be unique",
+            id="variant-names",
+        ),  # fmt: skip
+        pytest.param(
+            {"variants": [{**EARLY, "name": "control", "share": 0.5}]},
+            "not 'control'",
+            id="control-is-reserved",
+        ),  # fmt: skip
+        pytest.param(
+            {
+                "variants": [
+                    {
+                        **BY_SMS,
+                        "share": 0.5,
+                        "overlay": {
+                            "ladders": {"vip": {"steps": {"reminder_1": {"channel": "sms"}}}}
+                        },
+                    }
+                ]
+            },
+            "variant 'by_sms': ladders.vip: no such ladder (have ['default'])",
+            id="ladder",
+        ),  # fmt: skip
+        pytest.param(
+            {
+                "variants": [
+                    {
+                        **BY_SMS,
+                        "share": 0.5,
+                        "overlay": {
+                            "ladders": {"default": {"steps": {"reminder_9": {"channel": "sms"}}}}
+                        },
+                    }
+                ]
+            },
+            "ladders.default.steps.reminder_9: no such step in ladder default",
+            id="step",
+        ),  # fmt: skip
+        pytest.param(
+            {
+                "variants": [
+                    {
+                        **BY_SMS,
+                        "share": 0.5,
+                        "overlay": {
+                            "ladders": {"default": {"steps": {"reminder_1": {"colour": "red"}}}}
+                        },
+                    }
+                ]
+            },
+            "ladders.default.steps.reminder_1: give fields to change, any of channel",
+            id="field",
+        ),  # fmt: skip
+        pytest.param(
+            {
+                "variants": [
+                    {
+                        **BY_SMS,
+                        "share": 0.5,
+                        "overlay": {
+                            "ladders": {"default": {"steps": {"reminder_1": {"channel": "pigeon"}}}}
+                        },
+                    }
+                ]
+            },
+            "variant 'by_sms': the overlaid policy is not valid: ladders.0.steps.0.channel",
+            id="value",
+        ),  # fmt: skip
+        pytest.param(
+            {
+                "variants": [
+                    {
+                        **BY_SMS,
+                        "share": 0.5,
+                        "overlay": {
+                            "ladders": {
+                                "default": {
+                                    "order": [
+                                        "reminder_2",
+                                        "reminder_1",
+                                        "final_notice",
+                                        "phone",
+                                        "agency",
+                                    ]
+                                }
+                            }
+                        },
+                    }
+                ]
+            },
+            "min_days_past_due must not decrease",
+            id="order-breaks-timing",
+        ),  # fmt: skip
+    ],
+)
+def test_a_bad_experiment_names_the_key_and_why(tmp_path, change, message):
+    path = write_policy(tmp_path / "policy.yml", {**experiment(), **change})
+    with pytest.raises(DebtflowError) as error:
+        policy.load(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_overlapping_experiments_are_refused(tmp_path):
+    path = write_policy(tmp_path / "p.yml", experiment("a"), experiment("b", start=AS_OF))
+    with pytest.raises(DebtflowError, match="experiments 'a' .* and 'b' .* overlap"):
+        policy.load(path)
+
+
+@pytest.fixture
+def settings(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv(
+        "DEBTFLOW_DUNNING_POLICY", str(write_policy(tmp_path / "policy.yml", experiment()))
+    )
+    return get_settings()
+
+
+@pytest.fixture
+def con(settings: Settings) -> duckdb.DuckDBPyConnection:
+    con = connect(settings)
+    create(con)
+    yield con
+    con.close()
+
+
+def test_the_planner_applies_each_debtors_arm_and_stores_it(con, settings):
+    """Five days overdue: only the 'early' arm's first reminder is due (3 days, not 7); a week
+    overdue: every arm's is, by SMS in 'by_sms'. Each action stores its arm and channel cost."""
+    pol = policy.policy(settings)
+    debtors = {f"D{n:03d}": {"days_past_due": 5 if n < 60 else 8} for n in range(120)}
+    candidates(con, AS_OF, debtors)
+    planner.plan(con, settings, AS_OF)
+    rows = con.execute(
+        "select debtor_id, step, channel, experiment, variant, channel_cost from dunning.ledger"
+    ).fetchall()
+    planned = {r[0]: r[1:] for r in rows}
+    arm = {d: pol.for_debtor(d, AS_OF)[2] for d in debtors}
+    expected = {
+        d: ("reminder_1", "sms" if arm[d] == "by_sms" else "email", "timing", arm[d],
+            pol.channel_cost["sms" if arm[d] == "by_sms" else "email"])
+        for d, row in debtors.items()
+        if row["days_past_due"] == 8 or arm[d] == "early"
+    }  # fmt: skip
+    assert planned == expected
+    assert {arm[d] for d in expected} == {CONTROL, "early", "by_sms"}
+
+
+def test_the_report_intervals_are_statsmodels_and_scipy_on_the_same_counts():
+    results = pd.DataFrame(
+        [
+            {"variant": CONTROL, "currency": "EUR", "debtors_7d": 400, "paid_7d_debtors": 80,
+             "debtors_14d": 380, "paid_14d_debtors": 120, "debtors_30d": 300, "paid_30d_debtors": 150},
+            {"variant": "early", "currency": "EUR", "debtors_7d": 410, "paid_7d_debtors": 110,
+             "debtors_14d": 390, "paid_14d_debtors": 150, "debtors_30d": 310, "paid_30d_debtors": 171},
+        ]
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    net_c, net_v = rng.normal(40, 30, 300), rng.normal(47, 35, 310)
+    nets = pd.DataFrame(
+        {"variant": [CONTROL] * 300 + ["early"] * 310, "currency": "EUR",
+         "net_30d": [Decimal(f"{x:.2f}") for x in (*net_c, *net_v)]}
+    )  # fmt: skip
+    [c] = experiment_report.compare(results, nets)
+    for days, (pv, nv, pc, nc) in {"7d": (110, 410, 80, 400), "30d": (171, 310, 150, 300)}.items():
+        low, high = confint_proportions_2indep(pv, nv, pc, nc, method="newcomb", compare="diff")
+        got = c["pay_rate"][days]
+        assert got["diff"] == pytest.approx(pv / nv - pc / nc)
+        assert (got["ci_low"], got["ci_high"]) == pytest.approx((low, high), abs=1e-12)
+        n = NormalIndPower().solve_power(
+            proportion_effectsize(pv / nv, pc / nc), alpha=0.05, power=0.8, ratio=1.0
+        )
+        assert got["n_needed_per_arm"] == int(np.ceil(n))
+    welch = stats.ttest_ind(np.round(net_v, 2), np.round(net_c, 2), equal_var=False)
+    net = c["net_30d_per_debtor"]
+    assert (net["ci_low"], net["ci_high"]) == pytest.approx(welch.confidence_interval(0.95))
+    assert net["diff"] == pytest.approx(np.round(net_v, 2).mean() - np.round(net_c, 2).mean())
