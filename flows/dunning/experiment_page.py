@@ -64,16 +64,18 @@ def notes(rows: list[dict]) -> list[str]:
     out = []
     for c in rows:
         rate, net = c["pay_rate"]["30d"], c["net_30d_per_debtor"]
-        for what, diff, n in (
-            ("30-day pay rate", pp(rate["diff"]), rate["n_needed_per_arm"]),
-            ("net per debtor", signed(net["diff"]), net["n_needed_per_arm"]),
+        for what, diff, d in (
+            ("30-day pay rate", pp(rate["diff"]), rate),
+            ("net per debtor", f"{signed(net['diff'])} {c['currency']}", net),
         ):
-            if n is None:
+            if d["n_needed_per_arm"] is None:
                 out.append(f"{c['variant']}: no difference in {what} to size a sample for.")
             else:
                 out.append(
                     f"{c['variant']}: detecting a difference of {diff} in {what} at "
-                    f"{POWER:.0%} power and {ALPHA:.0%} significance needs {n:,} debtors per arm."
+                    f"{POWER:.0%} power and {ALPHA:.0%} significance needs "
+                    f"{d['n_needed_per_arm']:,} debtors per arm (the variant has "
+                    f"{d['n'][0]:,}, the control {d['n'][1]:,})."
                 )
     return out
 

@@ -121,7 +121,7 @@ def rate_difference(paid_v: int, n_v: int, paid_c: int, n_c: int) -> dict:
     needed to detect a difference that large (None when it cannot be computed)."""
     if n_v == 0 or n_c == 0:
         return {"variant": _share(paid_v, n_v), "control": _share(paid_c, n_c), "diff": None,
-                "ci_low": None, "ci_high": None, "n_needed_per_arm": None}  # fmt: skip
+                "ci_low": None, "ci_high": None, "n_needed_per_arm": None, "n": [n_v, n_c]}  # fmt: skip
     rate_v, rate_c = paid_v / n_v, paid_c / n_c
     low, high = confint_proportions_2indep(
         paid_v, n_v, paid_c, n_c, method=RATE_METHOD, compare="diff", alpha=ALPHA
@@ -134,6 +134,7 @@ def rate_difference(paid_v: int, n_v: int, paid_c: int, n_c: int) -> dict:
         "ci_low": float(low),
         "ci_high": float(high),
         "n_needed_per_arm": _needed(NormalIndPower(), effect),
+        "n": [n_v, n_c],  # debtors in the variant and the control
     }
 
 
@@ -141,7 +142,8 @@ def mean_difference(net_v: np.ndarray, net_c: np.ndarray, currency: str) -> dict
     """The variant's mean net per debtor minus the control's, with a 95% Welch interval (no equal
     variances assumed), and the debtors per arm needed to detect it."""
     out = {"currency": currency, "variant": _mean(net_v), "control": _mean(net_c), "diff": None,
-           "ci_low": None, "ci_high": None, "n_needed_per_arm": None}  # fmt: skip
+           "ci_low": None, "ci_high": None, "n_needed_per_arm": None,
+           "n": [len(net_v), len(net_c)]}  # fmt: skip
     if len(net_v) < 2 or len(net_c) < 2:
         return out
     out["diff"] = float(net_v.mean() - net_c.mean())

@@ -248,3 +248,45 @@ def test_the_report_intervals_are_statsmodels_and_scipy_on_the_same_counts():
     net = c["net_30d_per_debtor"]
     assert (net["ci_low"], net["ci_high"]) == pytest.approx(welch.confidence_interval(0.95))
     assert net["diff"] == pytest.approx(np.round(net_v, 2).mean() - np.round(net_c, 2).mean())
+
+
+def test_the_report_command_prints_the_differences_and_writes_a_page(
+    con, settings, capsys, tmp_path
+):
+    """From the marts: the arms, each variant against the control, the sample note, and a
+    self-contained page with its charts and no debtor ids."""
+    rng = np.random.default_rng(5)
+    debtors = pd.DataFrame(
+        {"experiment": "timing", "variant": [CONTROL] * 60 + ["early"] * 60,
+         "debtor_id": [f"DEBTOR{n:03d}" for n in range(120)], "currency": "EUR",
+         "observed_30d": True, "net_30d": np.round(rng.normal(40, 20, 120), 2)}
+    )  # fmt: skip
+    con.register("debtors", debtors)
+    con.execute("create table marts.experiment_debtors as select * from debtors")
+    con.execute(
+        "create table marts.experiment_results as select experiment, variant, currency, "
+        "count(*)::integer as debtors, count(*)::integer as actions, "
+        "count(*)::integer as debtors_7d, (count(*) // 4)::integer as paid_7d_debtors, "
+        "count(*)::integer as debtors_14d, (count(*) // 3)::integer as paid_14d_debtors, "
+        "count(*)::integer as debtors_30d, (count(*) // 2)::integer as paid_30d_debtors, "
+        "sum(net_30d)::decimal(18,2) as collected_30d, 0::decimal(18,2) as channel_cost_30d, "
+        "avg(net_30d)::decimal(18,2) as net_30d_per_debtor, date '2026-11-20' as as_of, "
+        "0.25 as pay_rate_7d, 0.2 as pay_rate_7d_ci_low, 0.3 as pay_rate_7d_ci_high, "
+        "0.33 as pay_rate_14d, 0.3 as pay_rate_14d_ci_low, 0.4 as pay_rate_14d_ci_high, "
+        "0.5 as pay_rate_30d, 0.4 as pay_rate_30d_ci_low, 0.6 as pay_rate_30d_ci_high "
+        "from debtors group by all"
+    )
+    con.close()
+    from debtflow.flows import cli
+
+    page = tmp_path / "report.html"
+    assert cli.main(["experiments", "report", "timing", "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "early vs control (EUR, 95%): paid within 7d +0.0 pp [" in out
+    assert "debtors per arm" in out and f"Report: {page}" in out
+    html = page.read_text()
+    assert html.count("<img") == 2 and "experiment report: timing" in html
+    assert "DEBTOR0" not in html
+    assert cli.main(["experiments", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "timing" in listed and "control 50% (60), early 30% (60), by_sms 20% (0)" in listed
