@@ -70,7 +70,8 @@ OWN_TABLES = {
     # overdue episode (flows/dunning/plan.py), and how sending it went (send.py); fee_basis and
     # costs_basis are the legal basis as the message states it, in the debtor's language;
     # experiment and variant the debtor's A/B arm (flows/dunning/experiments.py), channel_cost the
-    # policy's cost of the channel when planned (marts.experiment_results reads these)
+    # policy's cost of the channel when planned (marts.experiment_results reads these), wording
+    # the step's wording variant (templates/<language>.yml)
     LEDGER: """
         idempotency_key VARCHAR PRIMARY KEY, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,
         invoice_id VARCHAR, step VARCHAR, channel VARCHAR, amount_due DECIMAL(18,2),
@@ -81,7 +82,7 @@ OWN_TABLES = {
         fee_kind VARCHAR, fee_amount DECIMAL(18,2), fee_basis VARCHAR, costs_if_unpaid DECIMAL(18,2),
         costs_kind VARCHAR, costs_basis VARCHAR, deadline DATE, state_reason VARCHAR,
         sending_at TIMESTAMP, attempts INTEGER, provider_id VARCHAR, experiment VARCHAR,
-        variant VARCHAR, channel_cost DECIMAL(18,2)""",
+        variant VARCHAR, channel_cost DECIMAL(18,2), wording VARCHAR""",
     # what the planner decided not to do, and why, per day (replaced when the day is re-planned)
     SUPPRESSED: """
         as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL, currency VARCHAR, step VARCHAR,

@@ -2,8 +2,8 @@
 
 An experiment runs from `start` to `end` (both included). Its hold-out share of the debtors is the
 control group: they get the base policy and are what every variant is compared with. Each
-variant gets the base policy with its `overlay` applied: another channel, timing or label for a
-step, or another order of a ladder's steps. The hold-out and the variants' shares sum to 1.
+variant gets the base policy with its `overlay` applied: another channel, timing or wording for
+a step, or another order of a ladder's steps. The hold-out and the variants' shares sum to 1.
 
 Assignment is deterministic and sticky: a debtor's arm depends only on the experiment's name, the
 debtor's id and the shares (sha256 of "name|debtor_id" read as a number in [0, 1), then the arm
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 CONTROL = "control"  # the hold-out's arm: the base policy
 SHARE_TOLERANCE = 1e-9
 # what an overlay may change: per step, these fields; per ladder, the order of its steps
-STEP_FIELDS = ("channel", "fallback", "min_days_past_due", "min_gap_days", "label")
+STEP_FIELDS = ("channel", "fallback", "min_days_past_due", "min_gap_days", "label", "wording")
 
 
 class _Strict(BaseModel):

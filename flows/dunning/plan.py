@@ -192,6 +192,7 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
                 "costs_basis": costs.source.basis(lang) if costs else None,
                 "deadline": terms.deadline or as_of + timedelta(days=DEFAULT_DEADLINE_DAYS),
                 "channel_cost": pol.channel_cost.get(channel),
+                "wording": step.wording or None,
             }
         )
     return decision

@@ -23,6 +23,7 @@ from pydantic import (
 from debtflow.flows.core import config_file
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.dunning.experiments import Experiment, check_no_overlap, overlaid
+from debtflow.flows.dunning.wording import variants as wording_variants
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yml")
 CHANNELS = ("email", "sms", "letter", "phone", "agency")
@@ -41,6 +42,18 @@ class Step(_Strict):
     min_days_past_due: int = Field(ge=0)
     min_gap_days: int = Field(0, ge=0)
     label: str = ""
+    wording: str = ""  # a wording variant of the message ('' the standard one)
+
+    @field_validator("wording")
+    @classmethod
+    def _wording_exists(cls, name):
+        lacking = sorted(lang for lang, names in wording_variants().items() if name not in names)
+        if name and lacking:
+            raise ValueError(
+                f"no wording variant {name!r} under `variants:` in templates/{lacking[0]}.yml "
+                f"(every language needs it; lacking: {', '.join(lacking)})"
+            )
+        return name
 
 
 class Ladder(_Strict):

@@ -22,9 +22,10 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.core.warehouse import connect
-from debtflow.flows.dunning import experiment_report, policy
+from debtflow.flows.dunning import compose, experiment_report, policy, send
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.experiments import CONTROL
+from debtflow.flows.dunning.wording import wording
 
 EARLY = {"name": "early", "share": 0.3,
          "overlay": {"ladders": {"default": {"steps": {"reminder_1": {"min_days_past_due": 3}}}}}}  # fmt: skip
@@ -67,112 +68,64 @@ def test_assignment_is_sticky_and_follows_the_shares(tmp_path):
     assert arm == [None, None] and pol is first
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        pytest.param({"holdout": 0.6}, "sum to 1.1, not 1", id="shares"),
-        pytest.param(
-            {"variants": [EARLY, {**EARLY, "share": 0.2}]},
-            "variant names must be unique",
-            id="variant-names",
-        ),  # fmt: skip
-        pytest.param(
-            {"variants": [{**EARLY, "name": "control", "share": 0.5}]},
-            "not 'control'",
-            id="control-is-reserved",
-        ),  # fmt: skip
-        pytest.param(
-            {
-                "variants": [
-                    {
-                        **BY_SMS,
-                        "share": 0.5,
-                        "overlay": {
-                            "ladders": {"vip": {"steps": {"reminder_1": {"channel": "sms"}}}}
-                        },
-                    }
-                ]
-            },
-            "variant 'by_sms': ladders.vip: no such ladder (have ['default'])",
-            id="ladder",
-        ),  # fmt: skip
-        pytest.param(
-            {
-                "variants": [
-                    {
-                        **BY_SMS,
-                        "share": 0.5,
-                        "overlay": {
-                            "ladders": {"default": {"steps": {"reminder_9": {"channel": "sms"}}}}
-                        },
-                    }
-                ]
-            },
-            "ladders.default.steps.reminder_9: no such step in ladder default",
-            id="step",
-        ),  # fmt: skip
-        pytest.param(
-            {
-                "variants": [
-                    {
-                        **BY_SMS,
-                        "share": 0.5,
-                        "overlay": {
-                            "ladders": {"default": {"steps": {"reminder_1": {"colour": "red"}}}}
-                        },
-                    }
-                ]
-            },
-            "ladders.default.steps.reminder_1: give fields to change, any of channel",
-            id="field",
-        ),  # fmt: skip
-        pytest.param(
-            {
-                "variants": [
-                    {
-                        **BY_SMS,
-                        "share": 0.5,
-                        "overlay": {
-                            "ladders": {"default": {"steps": {"reminder_1": {"channel": "pigeon"}}}}
-                        },
-                    }
-                ]
-            },
-            "variant 'by_sms': the overlaid policy is not valid: ladders.0.steps.0.channel",
-            id="value",
-        ),  # fmt: skip
-        pytest.param(
-            {
-                "variants": [
-                    {
-                        **BY_SMS,
-                        "share": 0.5,
-                        "overlay": {
-                            "ladders": {
-                                "default": {
-                                    "order": [
-                                        "reminder_2",
-                                        "reminder_1",
-                                        "final_notice",
-                                        "phone",
-                                        "agency",
-                                    ]
-                                }
-                            }
-                        },
-                    }
-                ]
-            },
-            "min_days_past_due must not decrease",
-            id="order-breaks-timing",
-        ),  # fmt: skip
-    ],
-)
+def one_variant(ladders: dict) -> dict:
+    """An experiment's change: one variant, half the debtors, with this overlay of ladders."""
+    return {"variants": [{"name": "by_sms", "share": 0.5, "overlay": {"ladders": ladders}}]}
+
+
+REORDERED = ["reminder_2", "reminder_1", "final_notice", "phone", "agency"]
+BAD_EXPERIMENTS = {
+    "shares": ({"holdout": 0.6}, "sum to 1.1, not 1"),
+    "variant-names": (
+        {"variants": [EARLY, {**EARLY, "share": 0.2}]},
+        "variant names must be unique",
+    ),
+    "control-is-reserved": (
+        {"variants": [{**EARLY, "name": "control", "share": 0.5}]},
+        "not 'control'",
+    ),
+    "ladder": (
+        one_variant({"vip": {"steps": {"reminder_1": {"channel": "sms"}}}}),
+        "variant 'by_sms': ladders.vip: no such ladder (have ['default'])",
+    ),
+    "step": (
+        one_variant({"default": {"steps": {"reminder_9": {"channel": "sms"}}}}),
+        "ladders.default.steps.reminder_9: no such step in ladder default",
+    ),
+    "field": (
+        one_variant({"default": {"steps": {"reminder_1": {"colour": "red"}}}}),
+        "ladders.default.steps.reminder_1: give fields to change, any of channel",
+    ),
+    "value": (
+        one_variant({"default": {"steps": {"reminder_1": {"channel": "pigeon"}}}}),
+        "variant 'by_sms': the overlaid policy is not valid: ladders.0.steps.0.channel",
+    ),
+    "order-breaks-timing": (
+        one_variant({"default": {"order": REORDERED}}),
+        "min_days_past_due must not decrease",
+    ),
+    "wording": (
+        one_variant({"default": {"steps": {"reminder_1": {"wording": "shouting"}}}}),
+        "no wording variant 'shouting' under `variants:` in templates/en.yml",
+    ),
+}
+
+
+@pytest.mark.parametrize("change, message", BAD_EXPERIMENTS.values(), ids=BAD_EXPERIMENTS)
 def test_a_bad_experiment_names_the_key_and_why(tmp_path, change, message):
     path = write_policy(tmp_path / "policy.yml", {**experiment(), **change})
     with pytest.raises(DebtflowError) as error:
         policy.load(path)
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_the_documented_example_is_a_valid_experiment(tmp_path):
+    text = policy.DEFAULT_POLICY.read_text()
+    head, example = text.split("experiments: []\n")
+    path = tmp_path / "p.yml"
+    path.write_text(head + "experiments:\n" + example.replace("#  ", "  "))
+    [exp] = policy.load(path).experiments
+    assert [v.name for v in exp.variants] == ["sms_early", "direct_wording"]
 
 
 def test_overlapping_experiments_are_refused(tmp_path):
@@ -290,3 +243,24 @@ def test_the_report_command_prints_the_differences_and_writes_a_page(
     assert cli.main(["experiments", "list"]) == 0
     listed = capsys.readouterr().out
     assert "timing" in listed and "control 50% (60), early 30% (60), by_sms 20% (0)" in listed
+
+
+def test_a_wording_variant_is_planned_and_written(con, tmp_path, monkeypatch):
+    """A variant whose first reminder has the direct wording: its actions store it, and their
+    message reads it; the control's reads the standard wording."""
+    direct = {"name": "direct", "share": 0.5, "overlay": {"ladders": {"default": {
+        "steps": {"reminder_1": {"wording": "direct"}}}}}}  # fmt: skip
+    path = write_policy(tmp_path / "w.yml", experiment("words", variants=[direct]))
+    monkeypatch.setenv("DEBTFLOW_DUNNING_POLICY", str(path))
+    candidates(con, AS_OF, {f"D{n}": {} for n in range(12)})
+    planner.plan(con, get_settings(), AS_OF)
+    actions = send.pending(con, AS_OF)
+    messages = compose.messages(con, actions, policy.load(path), AS_OF)
+    seen = set()
+    for a in actions:
+        direct_words = a["variant"] == "direct"
+        assert a["wording"] == ("direct" if direct_words else None)
+        subject = wording(messages[a["idempotency_key"]]).subject
+        assert subject.startswith("Achterstallig: " if direct_words else "Betalingsherinnering")
+        seen.add(a["variant"])
+    assert seen == {CONTROL, "direct"}
