@@ -380,8 +380,9 @@ def experiment_report(result: dict, args: Any) -> list[str]:
     lines += table(
         result["arms"],
         [("ARM", "variant"), ("CURRENCY", "currency"), ("DEBTORS", "debtors"),
-         ("ACTIONS", "actions"), ("PAID 7D", "pay_rate_7d"), ("PAID 14D", "pay_rate_14d"),
-         ("PAID 30D", "pay_rate_30d"), ("NET/DEBTOR 30D", "net_30d_per_debtor")],
+         ("ACTIONS", "actions"),
+         *((f"PAID {d}D", lambda a, d=d: _percent(a[f"pay_rate_{d}d"])) for d in (7, 14, 30)),
+         ("NET/DEBTOR 30D", lambda a: a["net_30d_per_debtor"] and Decimal(a["net_30d_per_debtor"]))],
     )  # fmt: skip
     if not result["comparisons"]:
         lines.append("No variant to compare with the control yet.")
@@ -396,6 +397,10 @@ def experiment_report(result: dict, args: Any) -> list[str]:
     if result.get("html"):
         lines.append(f"Report: {result['html']}")
     return lines
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
 
 
 def tapes_built(result: list[dict] | dict, args: Any = None) -> list[str]:
