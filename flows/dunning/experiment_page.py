@@ -60,22 +60,29 @@ def page(result: dict, path: Path) -> Report:
 
 
 def notes(rows: list[dict]) -> list[str]:
-    """A sentence per variant: the sample needed to detect the observed 30-day difference."""
+    """A sentence per variant and measure: the debtors per arm needed to detect the observed
+    difference in the longest pay-rate window observed, and in net per debtor."""
     out = []
     for c in rows:
-        rate, net = c["pay_rate"]["30d"], c["net_30d_per_debtor"]
-        for what, diff, d in (
-            ("30-day pay rate", pp(rate["diff"]), rate),
-            ("net per debtor", f"{signed(net['diff'])} {c['currency']}", net),
+        who = f"{c['variant']} ({c['currency']})"
+        observed = [days for days, d in c["pay_rate"].items() if d["diff"] is not None]
+        window = observed[-1] if observed else "30d"
+        rate, net = c["pay_rate"][window], c["net_30d_per_debtor"]
+        for what, d, diff in (
+            (f"pay rate within {window[:-1]} days", rate, pp(rate["diff"])),
+            ("net per debtor over 30 days", net, f"{signed(net['diff'])} {c['currency']}"),
         ):
-            if d["n_needed_per_arm"] is None:
-                out.append(f"{c['variant']}: no difference in {what} to size a sample for.")
+            if d["diff"] is None:
+                out.append(f"{who}: too few debtors observed long enough to compare the {what}.")
+            elif d["n_needed_per_arm"] is None:
+                out.append(
+                    f"{who}: no difference in the {what} observed, none to size a sample for."
+                )
             else:
                 out.append(
-                    f"{c['variant']}: detecting a difference of {diff} in {what} at "
-                    f"{POWER:.0%} power and {ALPHA:.0%} significance needs "
-                    f"{d['n_needed_per_arm']:,} debtors per arm (the variant has "
-                    f"{d['n'][0]:,}, the control {d['n'][1]:,})."
+                    f"{who}: detecting a difference of {diff} in the {what} at {POWER:.0%} power "
+                    f"and {ALPHA:.0%} significance needs {d['n_needed_per_arm']:,} debtors per "
+                    f"arm (the variant has {d['n'][0]:,}, the control {d['n'][1]:,})."
                 )
     return out
 
