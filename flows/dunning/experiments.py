@@ -42,7 +42,7 @@ class Experiment(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     start: date
     end: date
-    holdout: float = Field(ge=0, lt=1)
+    holdout: float = Field(gt=0, lt=1)  # the control group, which every variant is compared with
     variants: tuple[Variant, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
