@@ -408,6 +408,30 @@ def cmd_dunning_show(args, settings):
 
 
 @command(
+    "experiments list",
+    "The dunning policy's A/B tests: dates, arms, shares and debtors so far.",
+    human=summaries.experiments_list,
+)
+def cmd_experiments_list(args, settings):
+    from debtflow.flows.dunning import dunning
+
+    return dunning.experiments(settings)
+
+
+@command(
+    "experiments report",
+    "An A/B test's variants against the control: pay rates and net with 95% intervals.",
+    arg("name"),
+    arg("--html", type=Path, metavar="PATH", help="also write the report with charts here"),
+    human=summaries.experiment_report,
+)
+def cmd_experiments_report(args, settings):
+    from debtflow.flows.dunning import dunning
+
+    return dunning.experiment(settings, args.name, args.html)
+
+
+@command(
     "tape build",
     "Publish one pseudonymised bidder tape per pool (or --pool); a built one is returned.",
     as_of(),
@@ -638,6 +662,7 @@ GROUPS = {  # the help of a command whose actions are sub-commands
     "tape": "Debt-sale data tapes: build, list, show, mark-sold, full.",
     "feedback": "Debt buyers' feedback files.",
     "dunning": "Plan the day's dunning actions, then send what may go out now.",
+    "experiments": "A/B tests of the dunning policy: list them, report one.",
     "run": "Run a deployable flow here, as its deployment runs it (infra/prefect.yaml).",
 }
 

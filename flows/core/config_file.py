@@ -32,15 +32,19 @@ def load(path: Path, model: type[M], what: str, default: Path) -> M:
     try:
         return model.model_validate({**spec, "digest": digest})
     except ValidationError as exc:
-        errors = [(tuple(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
-        # a key whose item failed also reports itself as too short: name the deepest key only
-        deepest = [
-            (loc, msg)
-            for loc, msg in errors
-            if not any(other[: len(loc)] == loc and other != loc for other, _ in errors)
-        ]
-        problems = [f"  {'.'.join(loc) or '(top)'}: {msg}" for loc, msg in deepest]
         raise DebtflowError(
             f"{what} {path} is not valid; fix these keys (see the comments in "
-            f"{default.name}, the default):\n" + "\n".join(problems)
+            f"{default.name}, the default):\n" + "\n".join(f"  {p}" for p in problems(exc))
         ) from None
+
+
+def problems(exc: ValidationError) -> list[str]:
+    """'key.path: why' per error. A key whose item failed also reports itself as too short:
+    name the deepest key only."""
+    errors = [(tuple(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+    deepest = [
+        (loc, msg)
+        for loc, msg in errors
+        if not any(other[: len(loc)] == loc and other != loc for other, _ in errors)
+    ]
+    return [f"{'.'.join(loc) or '(top)'}: {msg}" for loc, msg in deepest]

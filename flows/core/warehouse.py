@@ -68,7 +68,10 @@ OWN_TABLES = {
         scored_at TIMESTAMP, PRIMARY KEY (invoice_id, as_of)""",
     # one row per action (one message): a ladder step for one currency position of a debtor's
     # overdue episode (flows/dunning/plan.py), and how sending it went (send.py); fee_basis and
-    # costs_basis are the legal basis as the message states it, in the debtor's language
+    # costs_basis are the legal basis as the message states it, in the debtor's language;
+    # experiment and variant the debtor's A/B arm (flows/dunning/experiments.py), channel_cost the
+    # policy's cost of the channel when planned (marts.experiment_results reads these), wording
+    # the step's wording variant (templates/<language>.yml)
     LEDGER: """
         idempotency_key VARCHAR PRIMARY KEY, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,
         invoice_id VARCHAR, step VARCHAR, channel VARCHAR, amount_due DECIMAL(18,2),
@@ -78,7 +81,8 @@ OWN_TABLES = {
         p_collect DOUBLE, reason_codes VARCHAR, excluded_invoices VARCHAR,
         fee_kind VARCHAR, fee_amount DECIMAL(18,2), fee_basis VARCHAR, costs_if_unpaid DECIMAL(18,2),
         costs_kind VARCHAR, costs_basis VARCHAR, deadline DATE, state_reason VARCHAR,
-        sending_at TIMESTAMP, attempts INTEGER, provider_id VARCHAR""",
+        sending_at TIMESTAMP, attempts INTEGER, provider_id VARCHAR, experiment VARCHAR,
+        variant VARCHAR, channel_cost DECIMAL(18,2), wording VARCHAR""",
     # what the planner decided not to do, and why, per day (replaced when the day is re-planned)
     SUPPRESSED: """
         as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL, currency VARCHAR, step VARCHAR,

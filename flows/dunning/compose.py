@@ -123,6 +123,7 @@ def messages(
             ),
             deadline=action["deadline"],
             payment=how_to_pay(usual.get(action["debtor_id"]), transfer, link),
+            wording=action["wording"] or "",
         )
     return out
 

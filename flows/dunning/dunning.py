@@ -1,14 +1,18 @@
-"""The day's dunning: plan the actions (plan.py), then send what may go out now (send.py); and a
-debtor's dunning history for `debtflow dunning show`."""
+"""The day's dunning: plan the actions (plan.py), then send what may go out now (send.py); a
+debtor's dunning history for `debtflow dunning show`; the policy's A/B tests and their results
+(experiment_report.py) for `debtflow experiments`."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import LEDGER, SUPPRESSED, session
+from debtflow.flows.dunning import experiment_page, experiment_report
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning import send as sender
+from debtflow.flows.dunning.policy import policy
 
 
 def plan(settings: Settings, as_of: date) -> dict:
@@ -38,7 +42,8 @@ def plan_and_send(
 
 HISTORY_COLUMNS = (
     "as_of, step, channel, currency, amount_due, fee_amount, fee_basis, deadline, state, "
-    "state_reason, sent_at, policy_version, ladder, why_channel, grade, reason_codes"
+    "state_reason, sent_at, policy_version, ladder, why_channel, grade, reason_codes, "
+    "experiment, variant"
 )
 
 
@@ -59,3 +64,17 @@ def history(settings: Settings, debtor_id: str) -> dict:
         "actions": actions.astype(object).where(actions.notna(), None).to_dict("records"),
         "suppressed": suppressed.astype(object).where(suppressed.notna(), None).to_dict("records"),
     }
+
+
+def experiments(settings: Settings) -> list[dict]:
+    with session(settings) as con:
+        return experiment_report.listing(con, policy(settings), settings.today())
+
+
+def experiment(settings: Settings, name: str, html: Path | None = None) -> dict:
+    """The experiment's variants against its control; with `html`, also written there."""
+    with session(settings) as con:
+        result = experiment_report.report(con, policy(settings), name)
+    if html is not None:
+        result["html"] = str(experiment_page.write(result, html))
+    return result

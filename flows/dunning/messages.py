@@ -129,6 +129,7 @@ class Message:
     deadline: date
     payment: BankTransfer | PaymentLink
     agency: Party | None = None
+    wording: str = ""  # a wording variant in templates/<language>.yml (policy step `wording`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "language", language(self.language))

@@ -191,6 +191,8 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
                 "costs_kind": costs.kind if costs else None,
                 "costs_basis": costs.source.basis(lang) if costs else None,
                 "deadline": terms.deadline or as_of + timedelta(days=DEFAULT_DEADLINE_DAYS),
+                "channel_cost": pol.channel_cost.get(channel),
+                "wording": step.wording or None,
             }
         )
     return decision
@@ -232,14 +234,18 @@ def _day(value) -> date:
 def decide_all(
     con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
 ) -> tuple[Policy, dict[str, Decision]]:
-    """Every candidate debtor's decision for `as_of` (nothing written)."""
+    """Every candidate debtor's decision for `as_of` under its own policy (nothing written)."""
     pol = policy(settings)
     candidates = _candidates(con, as_of)
     history = _ledger_history(con, as_of)
-    decisions = {
-        debtor_id: decide(list(rows), history.get(debtor_id, []), pol, as_of)
-        for debtor_id, rows in groupby(candidates, key=lambda row: row.debtor_id)
-    }
+    decisions = {}
+    for debtor_id, rows in groupby(candidates, key=lambda row: row.debtor_id):
+        # the debtor's arm of the running A/B test, if any: its policy, stored on each action
+        own, experiment, variant = pol.for_debtor(debtor_id, as_of)
+        decision = decide(list(rows), history.get(debtor_id, []), own, as_of)
+        for action in decision.actions:
+            action["experiment"], action["variant"] = experiment, variant
+        decisions[debtor_id] = decision
     return pol, decisions
 
 

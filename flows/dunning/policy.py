@@ -5,14 +5,25 @@ allows (fees, deadlines, contact hours) is in statutes.yml (law.py, hours.py).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from debtflow.flows.core import config_file
 from debtflow.flows.core.settings import Settings
+from debtflow.flows.dunning.experiments import Experiment, check_no_overlap, overlaid
+from debtflow.flows.dunning.wording import variants as wording_variants
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yml")
 CHANNELS = ("email", "sms", "letter", "phone", "agency")
@@ -31,6 +42,18 @@ class Step(_Strict):
     min_days_past_due: int = Field(ge=0)
     min_gap_days: int = Field(0, ge=0)
     label: str = ""
+    wording: str = ""  # a wording variant of the message ('' the standard one)
+
+    @field_validator("wording")
+    @classmethod
+    def _wording_exists(cls, name):
+        lacking = sorted(lang for lang, names in wording_variants().items() if name not in names)
+        if name and lacking:
+            raise ValueError(
+                f"no wording variant {name!r} under `variants:` in templates/{lacking[0]}.yml "
+                f"(every language needs it; lacking: {', '.join(lacking)})"
+            )
+        return name
 
 
 class Ladder(_Strict):
@@ -85,7 +108,9 @@ class Policy(_Strict):
     channel_cost: dict[Literal["email", "sms", "letter", "phone", "agency"], Decimal]
     creditor: Creditor
     ladders: tuple[Ladder, ...] = Field(min_length=1)
+    experiments: tuple[Experiment, ...] = ()  # A/B tests: experiments.py
     digest: str = ""  # of the file's text, stored with the version on every action
+    _arms: dict[tuple[str, str], Policy] = PrivateAttr(default_factory=dict)
 
     @field_validator("min_amount")
     @classmethod
@@ -105,6 +130,33 @@ class Policy(_Strict):
                     f"no default ladder for {debtor_type} debtors: add one without `countries`"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _variants_are_policies(self):
+        """Each variant's policy, built (and so validated) once, on load."""
+        check_no_overlap(self.experiments)
+        base = self.model_dump(exclude={"experiments"})
+        for exp in self.experiments:
+            for variant in exp.variants:
+                where = f"experiment {exp.name!r}, variant {variant.name!r}"
+                spec = overlaid(base, variant.overlay, where)
+                try:
+                    self._arms[exp.name, variant.name] = Policy.model_validate(spec)
+                except ValidationError as exc:
+                    problems = "; ".join(config_file.problems(exc))
+                    raise ValueError(
+                        f"{where}: the overlaid policy is not valid: {problems}"
+                    ) from None
+        return self
+
+    def for_debtor(self, debtor_id: str, day: date) -> tuple[Policy, str | None, str | None]:
+        """The debtor's effective policy on `day`, the experiment running then and the debtor's
+        arm in it (None, None when none runs). The control arm gets this policy itself."""
+        exp = next((e for e in self.experiments if e.running(day)), None)
+        if exp is None:
+            return self, None, None
+        arm = exp.arm(debtor_id)
+        return self._arms.get((exp.name, arm), self), exp.name, arm
 
     @property
     def label(self) -> str:

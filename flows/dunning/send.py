@@ -327,8 +327,9 @@ def _event(action: dict, event_type: str, at: datetime) -> dict:
         "event_type": event_type,
         "occurred_at": at.astimezone(UTC).replace(tzinfo=None),
         "step": action["step"],
-        "campaign": "dunning",
-        "variant": None,
+        # an A/B test's arm, as the landing contract carries one (channel_performance reads it)
+        "campaign": action["experiment"] or "dunning",
+        "variant": action["variant"],
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from debtflow.flows.dunning.messages import Message, PaymentLink
-from debtflow.flows.dunning.wording import NBSP, fill, money, short_date, texts
+from debtflow.flows.dunning.wording import NBSP, fill, money, short_date, variant_texts
 
 GSM7 = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -44,7 +44,7 @@ def render_sms(msg: Message, max_parts: int = 3) -> str:
     Raises ValueError if even amount, deadline and payment details do not fit: a payment
     reference cut short would be worse than another channel.
     """
-    t = texts(msg.language)["sms"]
+    t = variant_texts(msg.language, msg.wording)["sms"]
     lang, cur = msg.language, msg.currency
     headline = fill(
         t[msg.kind],

@@ -30,6 +30,24 @@ def texts(language: str) -> dict:
     return yaml.safe_load((TEMPLATES / f"{language}.yml").read_text(encoding="utf-8"))
 
 
+@cache
+def variant_texts(language: str, variant: str) -> dict:
+    """The language's texts with a wording variant's subjects, sentences per kind and SMS
+    texts in place of the standard ones ('' is the standard wording)."""
+    t = texts(language)
+    if not variant:
+        return t
+    v = t["variants"][variant]
+    kinds = {k: {**s, **v.get("kinds", {}).get(k, {})} for k, s in t["kinds"].items()}
+    return {**t, "subjects": {**t["subjects"], **v.get("subjects", {})}, "kinds": kinds,
+            "sms": {**t["sms"], **v.get("sms", {})}}  # fmt: skip
+
+
+def variants() -> dict[str, set[str]]:
+    """Per language, the wording variants its templates define."""
+    return {p.stem: set(texts(p.stem).get("variants") or {}) for p in TEMPLATES.glob("*.yml")}
+
+
 def fill(template: str, values: Mapping[str, object]) -> str:
     """The template with its placeholders filled, without the doubled full stop that a name
     ending in one ('Incasso Noord B.V.') leaves at the end of a sentence."""
@@ -114,8 +132,8 @@ class Wording:
 
 
 def wording(msg: Message) -> Wording:
-    """The Message in its language, amounts in its currency."""
-    t = texts(msg.language)
+    """The Message in its language and wording variant, amounts in its currency."""
+    t = variant_texts(msg.language, msg.wording)
     kind = t["kinds"][msg.kind]
     deadline = long_date(msg.deadline, msg.language)
     values = {

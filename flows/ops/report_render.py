@@ -71,6 +71,7 @@ class Report:
     sections: list[Section]
     path: Path
     generated_at: str
+    kind: str = "daily report"  # what the page's title says it is
 
 
 def count(n: Any) -> str:
@@ -171,7 +172,7 @@ HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="{{ meta }}" content="{{ r.verdict }}">
-<title>debtflow daily report {{ r.as_of }}</title>
+<title>debtflow {{ r.kind }} {{ r.as_of }}</title>
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;font-size:14px;color:#1b1b1b;max-width:64rem;margin:1.5rem auto;padding:0 1rem;line-height:1.4}
 h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;border-bottom:1px solid #bbb;margin:2rem 0 .6rem;padding-bottom:.2rem}
@@ -195,7 +196,7 @@ code{background:#f3f3f3;padding:0 .25rem;border-radius:3px}
 p{margin:.3rem 0}.meta{color:#666;font-size:.8rem}
 @media print{body{max-width:none;margin:0}h2{break-after:avoid}table,img,.tiles{break-inside:avoid}}
 </style></head><body>
-<p class="meta">debtflow daily report</p>
+<p class="meta">debtflow {{ r.kind }}</p>
 <h1>{{ r.as_of }}</h1>
 <p class="verdict {{ r.status if r.status in ('completed', 'failed') else 'other' }}">{{ r.verdict }}</p>
 <div class="tiles">{% for t in r.tiles %}

@@ -358,6 +358,51 @@ def dunning_history(result: dict, args: Any) -> list[str]:
 # --- sell ---------------------------------------------------------------------------------------
 
 
+def experiments_list(result: list[dict], args: Any) -> list[str]:
+    if not result:
+        return ["No experiments in the dunning policy (see `experiments:` in policy.yml)."]
+    rows = [
+        {**e, "arms": ", ".join(
+            f"{a['variant']} {a['share']:.0%} ({number(a['debtors'])})" for a in e["arms"])}
+        for e in result
+    ]  # fmt: skip
+    columns = [("EXPERIMENT", "experiment"), ("STATUS", "status"), ("START", "start"),
+               ("END", "end"), ("ARMS: SHARE (DEBTORS SO FAR)", "arms")]  # fmt: skip
+    return table(rows, columns, MAX_ROWS)
+
+
+def experiment_report(result: dict, args: Any) -> list[str]:
+    from debtflow.flows.dunning.experiment_page import interval, notes, pp, signed
+
+    if not result["arms"]:
+        return [f"Experiment {result['experiment']}: no debtor in it yet."]
+    lines = [f"Experiment {result['experiment']} as of {result['as_of']}:"]
+    lines += table(
+        result["arms"],
+        [("ARM", "variant"), ("CURRENCY", "currency"), ("DEBTORS", "debtors"),
+         ("ACTIONS", "actions"),
+         *((f"PAID {d}D", lambda a, d=d: _percent(a[f"pay_rate_{d}d"])) for d in (7, 14, 30)),
+         ("NET/DEBTOR 30D", lambda a: a["net_30d_per_debtor"] and Decimal(a["net_30d_per_debtor"]))],
+    )  # fmt: skip
+    if not result["comparisons"]:
+        lines.append("No variant to compare with the control yet.")
+    for c in result["comparisons"]:
+        rates = ", ".join(f"{days} {interval(d, pp)}" for days, d in c["pay_rate"].items())
+        lines.append(
+            f"{c['variant']} vs control ({c['currency']}, 95%): paid within {rates}; net per "
+            f"debtor {interval(c['net_30d_per_debtor'], signed)}"
+        )
+    for c in result["comparisons"]:
+        lines += notes([c])
+    if result.get("html"):
+        lines.append(f"Report: {result['html']}")
+    return lines
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
 def tapes_built(result: list[dict] | dict, args: Any = None) -> list[str]:
     """The tapes of `tape build` (a list) or of the sale-tape flow ({as_of, tapes})."""
     tapes = result["tapes"] if isinstance(result, dict) else result
