@@ -135,7 +135,7 @@ def choose(
         scored.append((round(rate.p * value - cost, 6), channel, rate))
     net, best, _ = max(scored, key=lambda s: (s[0], -ORDER.index(s[1])))
     if rates.step_rate(step) is None:
-        listed = ", ".join(f"{NAMES[c]} {costs[c]}" for _, c, _ in scored)
+        listed = ", ".join(f"{NAMES[c]} {costs[c]:.2f}" for _, c, _ in scored)
         return best, f"{NAMES[best]}: no pay rates for {step} yet, the cheapest ({listed})"
     parts = []
     for ev, channel, rate in scored:
@@ -144,7 +144,7 @@ def choose(
         )
         parts.append(
             f"{NAMES[channel]} {rate.p:.0%} paid within 7 days {where} ({seen}), "
-            f"cost {costs[channel]}, net {ev:.2f}"
+            f"cost {costs[channel]:.2f}, net {ev:.2f}"
         )
     unit = "" if amount is not None else " (no exchange rate: the pay rate decides)"
     return best, f"{NAMES[best]}: highest expected net value{unit}; " + "; ".join(parts)
