@@ -52,6 +52,7 @@ class PayRates:
     def __post_init__(self) -> None:
         self._steps: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         self._channels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self._rates: dict[tuple, Rate] = {}  # asked once per debtor and channel: computed once
         for (step, channel, _), (contacted, paid) in self.cells.items():
             for totals in (self._steps[step], self._channels[step, channel]):
                 totals[0] += contacted
@@ -64,6 +65,12 @@ class PayRates:
 
     def rate(self, step: str, channel: str, segment: str | None) -> Rate:
         """P for the segment (None: the debtor's segment is unknown, every segment pooled)."""
+        known = self._rates.get((step, channel, segment))
+        if known is None:
+            known = self._rates[step, channel, segment] = self._rate(step, channel, segment)
+        return known
+
+    def _rate(self, step: str, channel: str, segment: str | None) -> Rate:
         if segment is None:
             contacted, paid = self._channels.get((step, channel), (0, 0))
         else:
