@@ -3,12 +3,13 @@ reached on, the one with the highest expected net value,
 
     P(paid within 7 days | segment, step, channel) x amount - channel cost.
 
-P is the share of contacted debtors who paid within 7 days in marts.channel_performance, per
-segment of the policy's dimension (channel_choice.segment_dimension), shrunk towards the step's
-rate over every channel and segment m with a beta prior worth k = shrinkage_prior contacted
-debtors: P = (paid + k m) / (contacted + k). A small sample says little and stays near m; a channel
-never used at the step gets m. A step with no contacts at all gives every channel the same P (0),
-so the cheapest wins: e-mail, else SMS, else a letter, the fixed order used before; equal values
+P is the share of contacted debtors who paid within 7 days in marts.channel_performance (of those
+contacted at least 7 days before as_of: their 7 days are over), per segment of the policy's
+dimension (channel_choice.segment_dimension), shrunk towards the step's rate over every channel
+and segment m with a beta prior worth k = shrinkage_prior contacted debtors:
+P = (paid + k m) / (contacted + k). A small sample says little and stays near m; a channel never
+used at the step gets m. A step with no contacts at all gives every channel the same P (0), so
+the cheapest wins: e-mail, else SMS, else a letter, the fixed order used before; equal values
 also go to the earlier channel of that order. The rates are read once per planning day.
 """
 
@@ -93,7 +94,8 @@ def read(
     if not table_columns(con, PERFORMANCE):
         return rates
     rows = con.execute(
-        f"select as_of, step, channel, segment, sum(contacted_debtors), sum(paid_7d_debtors) "
+        f"select as_of, step, channel, segment, sum(observed_7d_debtors), "
+        f"sum(paid_7d_observed_debtors) "
         f"from {PERFORMANCE} where segment_dimension = ? group by all",
         [choice.segment_dimension],
     ).fetchall()

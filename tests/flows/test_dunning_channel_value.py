@@ -87,8 +87,8 @@ def _performance(con, as_of, rows) -> None:
     debtors' segments in marts.dim_debtors."""
     con.execute(
         "create or replace table marts.channel_performance (channel VARCHAR, step VARCHAR, "
-        "variant VARCHAR, segment_dimension VARCHAR, segment VARCHAR, contacted_debtors INTEGER, "
-        "paid_7d_debtors INTEGER, as_of DATE)"
+        "variant VARCHAR, segment_dimension VARCHAR, segment VARCHAR, observed_7d_debtors "
+        "INTEGER, paid_7d_observed_debtors INTEGER, as_of DATE)"
     )
     con.executemany(
         "insert into marts.channel_performance values (?, ?, null, ?, ?, ?, ?, ?)",
