@@ -159,8 +159,16 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _every_choice_has_a_cost(self):
-        choosable = {c for lad in self.ladders for s in lad.steps for c in s.channels}
-        missing = sorted((choosable | set(self.pre_due.channels)) - set(self.channel_cost))
+        choosable = {
+            c
+            for lad in self.ladders
+            for s in lad.steps
+            if s.channel == "preferred"
+            for c in s.channels
+        }
+        if self.pre_due.channel == "preferred":
+            choosable |= set(self.pre_due.channels)
+        missing = sorted(choosable - set(self.channel_cost))
         if missing:
             raise ValueError(f"channel_cost has no cost for {missing}: add one per channel")
         return self

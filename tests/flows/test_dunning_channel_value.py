@@ -15,6 +15,7 @@ from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings, get_settings
 from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import plan as planner
+from debtflow.flows.dunning import policy
 from debtflow.flows.dunning.channel_value import PayRates, choose
 
 COSTS = {"email": Decimal("0.05"), "sms": Decimal("0.05"), "letter": Decimal("1.20")}
@@ -130,3 +131,14 @@ def test_rates_built_for_another_day_are_refused(con, settings):
     con.execute("update marts.channel_performance set as_of = as_of - 1")
     with pytest.raises(DebtflowError, match="channel_performance is built for 2026-11-19"):
         planner.plan(con, settings, AS_OF)
+
+
+def test_a_final_notice_stays_a_letter(tmp_path):
+    """`preferred` may not pick the final notice's channel: the law wants a letter."""
+    text = policy.DEFAULT_POLICY.read_text()
+    bad = tmp_path / "policy.yml"
+    bad.write_text(text.replace("kind: final_notice\n        channel: letter",
+                                "kind: final_notice\n        channel: preferred"))  # fmt: skip
+    assert bad.read_text() != text
+    with pytest.raises(DebtflowError, match="final_notice is the legally required letter"):
+        policy.load(bad)
