@@ -166,8 +166,8 @@ class Policy(_Strict):
             if s.channel == "preferred"
             for c in s.channels
         }
-        if self.pre_due.channel == "preferred":
-            choosable |= set(self.pre_due.channels)
+        early = self.pre_due
+        choosable |= set(early.channels if early.channel == "preferred" else [early.channel])
         missing = sorted(choosable - set(self.channel_cost))
         if missing:
             raise ValueError(f"channel_cost has no cost for {missing}: add one per channel")

@@ -60,13 +60,9 @@ def decide(
     row = next((r for r in rows if r.amount_due >= pol.minimum(r.currency)), None)
     if row is None:
         return [], []
-    if rule.channel == "preferred":
-        channel, why = preferred(STEP, rule.channels, row, [row], pol, rates)
-    else:
-        usable = {"email": row.email_ok, "sms": row.sms_ok}.get(rule.channel, True)
-        channel, why = (rule.channel, f"the pre-due channel ({rule.channel})") if usable else (
-            None, f"no usable {rule.channel} contact"
-        )  # fmt: skip
+    # a fixed channel is `preferred` among itself alone: its contact data and consent hold
+    allowed = rule.channels if rule.channel == "preferred" else (rule.channel,)
+    channel, why = preferred(STEP, allowed, row, [row], pol, rates)
     if channel is None:
         return [], [(row.currency, STEP, "no_channel")]
     cap = pol.frequency_cap_days
