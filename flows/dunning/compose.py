@@ -3,7 +3,8 @@ invoices from the warehouse, the creditor and payment details from the policy.
 
 Contact data is personal: it is read here, handed to the channel and never logged. The invoices
 are those the last build left open and overdue in the action's currency; the undisputed ones are
-demanded and the disputed ones named as excluded.
+demanded and the disputed ones named as excluded. A pre-due reminder is about its own invoice,
+while it is open, undisputed and not due yet.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
+from debtflow.flows.dunning import pre_due
 from debtflow.flows.dunning.messages import (
     STEP_KINDS,
     BankTransfer,
@@ -55,9 +57,8 @@ def messages(
         for debtor_id, currency, *invoice in con.execute(
             f"select debtor_id, currency, invoice_id, issue_date, due_date, open_amount, "
             f"dispute_date is not null from {SETTLED} semi join dunning_send_debtors using "
-            "(debtor_id) where document_type = 'invoice' and open_amount > 0 and due_date < ? "
+            "(debtor_id) where document_type = 'invoice' and open_amount > 0 "
             "order by due_date, invoice_id",
-            [as_of],
         ).fetchall():
             open_invoices[debtor_id, currency].append(invoice)
         usual = dict(
@@ -77,7 +78,8 @@ def messages(
     out: dict[str, Message | str] = {}
     for action in actions:
         person = people.get(action["debtor_id"])
-        rows = open_invoices.get((action["debtor_id"], action["currency"]), [])
+        position = open_invoices.get((action["debtor_id"], action["currency"]), [])
+        rows = _invoices(action, position, as_of)
         demanded = [
             Invoice(i, issued, due, Decimal(amt)) for i, issued, due, amt, d in rows if not d
         ]
@@ -86,7 +88,11 @@ def messages(
             out[action["idempotency_key"]] = "no customer record"
             continue
         if not demanded:
-            out[action["idempotency_key"]] = "nothing overdue any more"
+            out[action["idempotency_key"]] = (
+                "paid, disputed or due since the plan"
+                if action["step_kind"] == pre_due.STEP
+                else "nothing overdue any more"
+            )
             continue
         name, email, mobile, street, postal_code, city, country, lang = person
         reference = action["invoice_id"] or demanded[0].number
@@ -126,6 +132,14 @@ def messages(
             wording=action["wording"] or "",
         )
     return out
+
+
+def _invoices(action: dict, rows: list, as_of: date) -> list:
+    """A pre-due reminder is about its own invoice while it is not due yet; a ladder step
+    demands the overdue invoices (the disputed ones named as excluded)."""
+    if action["step_kind"] == pre_due.STEP:
+        return [r for r in rows if r[0] == action["invoice_id"] and r[2] >= as_of]
+    return [r for r in rows if r[2] < as_of]
 
 
 def _fees(kind: str, amount, basis) -> tuple[Fee, ...]:

@@ -34,7 +34,9 @@ def plan_and_send(
     with session(settings) as con:
         if dry_run:
             _, decisions = planner.decide_all(con, settings, as_of)
-            planned = {"would_plan": sum(len(d.actions) for d in decisions.values())}
+            planned = {
+                "would_plan": sum(len(d.actions) + len(d.pre_due) for d in decisions.values())
+            }
         else:
             planned = planner.plan(con, settings, as_of)
         return {"planned": planned, "sent": sender.send(con, settings, as_of, at, dry_run)}

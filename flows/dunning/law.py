@@ -8,8 +8,9 @@ and gets `Terms`: whether the law allows the step now (if not: why, and from whi
 charged with it, the costs that will be charged if the debtor has not paid by the deadline (the
 notice must state them exactly), and that deadline. A fee the law forbids is never returned.
 
-- step_kind: 'reminder', 'final_notice' (NL veertiendagenbrief, NO inkassovarsel) or 'agency'
-  (the hand-over to a collection agency; it has no deadline of its own).
+- step_kind: 'reminder', 'final_notice' (NL veertiendagenbrief, NO inkassovarsel), 'agency'
+  (the hand-over to a collection agency; it has no deadline of its own) or 'pre_due' (a friendly
+  reminder before the due date: free everywhere, to pay by the due date, never once overdue).
 - channel: 'letter' counts the post's delay where the law does; 'email', 'sms', 'app' and 'phone'
   reach the debtor the same day.
 - history: what earlier steps of this overdue episode did, kept by the planner in the ledger.
@@ -45,7 +46,7 @@ from debtflow.flows.dunning.statutes import CHANNELS, FeeSource, Statutes, defau
 
 CENT = Decimal("0.01")
 DAY = timedelta(days=1)
-STEP_KINDS = ("reminder", "final_notice", "agency")
+STEP_KINDS = ("reminder", "final_notice", "agency", "pre_due")
 DEBTOR_TYPES = ("consumer", "business")
 
 
@@ -242,6 +243,10 @@ def terms(
             f"{country.upper()} fees are set in {rules.currency}, this claim is in {currency}; "
             f"fix: pass the principal converted to {rules.currency}"
         )
+    if step_kind == "pre_due":
+        if sent_on > history.due_date:
+            return _refused(f"overdue since {history.due_date + DAY}: no pre-due reminder", None)
+        return Terms(True, deadline=history.due_date)
     if sent_on <= history.due_date:
         return _refused(
             f"not overdue: the invoice is due on {history.due_date}", history.due_date + DAY

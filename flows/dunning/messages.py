@@ -16,6 +16,8 @@ LANGUAGES = ("nl", "fr", "en", "nb")
 # Norwegian readers of "no" (macrolanguage) and Nynorsk get Bokmål rather than English.
 LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
 STEP_KINDS = {
+    # a friendly reminder before the due date: no fee, pay by the due date
+    "pre_due": "pre_due",
     "reminder_1": "reminder",
     "reminder_2": "reminder",
     "final_notice": "final_notice",
@@ -147,7 +149,7 @@ class Message:
 
     @property
     def kind(self) -> str:
-        """reminder, final_notice or agency: what the wording is chosen by."""
+        """pre_due, reminder, final_notice or agency: what the wording is chosen by."""
         return STEP_KINDS[self.step]
 
     @property

@@ -6,7 +6,8 @@ once the oldest undisputed overdue invoice is old enough and the step's gap sinc
 has passed; never a skipped or repeated step. One action per currency position (amounts are never
 summed across currencies), and one message per action. The idempotency key is sha256(debtor | currency | episode start | step), so an episode
 gets each step once however often the planner runs, and a partial payment (the episode goes on)
-does not restart it.
+does not restart it. A `preferred` step takes the channel of highest expected net value
+(channel_value.py); invoices not yet due may get a friendly reminder first (pre_due.py).
 
 Actions planned earlier and not sent yet carry over until they are sent, superseded (paid,
 disputed or otherwise suppressed, or a later step) or expired, with the reason. What the planner
@@ -35,7 +36,8 @@ from debtflow.flows.core.warehouse import (
     SUPPRESSED,
     table_columns,
 )
-from debtflow.flows.dunning import law
+from debtflow.flows.dunning import channel_value, law, pre_due
+from debtflow.flows.dunning.channel_value import PayRates, preferred
 from debtflow.flows.dunning.messages import language
 from debtflow.flows.dunning.policy import Policy, Step, policy
 from debtflow.flows.dunning.statutes import default_statutes
@@ -56,6 +58,7 @@ class Decision:
         default_factory=list
     )  # currency, step, reason
     waiting: str | None = None
+    pre_due: list[dict] = field(default_factory=list)  # a reminder before a due date (pre_due.py)
 
 
 def key(*parts: object) -> str:
@@ -94,14 +97,12 @@ def _ledger_history(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, li
     return history
 
 
-def _channel(step: Step, pos: tuple) -> tuple[str | None, str]:
+def _channel(
+    step: Step, pos: tuple, payable: list[tuple], pol: Policy, rates: PayRates
+) -> tuple[str | None, str]:
     """The channel for this step and debtor, and why (stored with the action)."""
     if step.channel == "preferred":
-        if pos.email_ok:
-            return "email", "preferred: a valid e-mail address"
-        if pos.sms_ok:
-            return "sms", "preferred: no valid e-mail, a valid mobile number"
-        return "letter", "preferred: no valid e-mail or mobile number"
+        return preferred(step.name, step.channels, pos, payable, pol, rates)
     usable = {"email": pos.email_ok, "sms": pos.sms_ok, "phone": pos.phone_ok}
     if usable.get(step.channel, True):
         return step.channel, f"the step's channel ({step.channel})"
@@ -110,9 +111,16 @@ def _channel(step: Step, pos: tuple) -> tuple[str | None, str]:
     return None, f"no usable {step.channel} contact and no fallback"
 
 
-def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) -> Decision:
+def decide(
+    positions: list[tuple],
+    taken: list[dict],
+    pol: Policy,
+    as_of: date,
+    rates: PayRates | None = None,
+) -> Decision:
     """The day's decision for one debtor: `positions` are its rows of dunning_candidates,
-    `taken` its own ledger actions (see _ledger_history)."""
+    `taken` its own ledger actions (see _ledger_history), `rates` the day's pay rates per
+    channel (channel_value.read; none: the channels' fixed order)."""
     first = positions[0]
     decision = Decision()
     # a standing reason holds for the debtor; 'disputed' for one currency's position only
@@ -152,7 +160,7 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
     if last_date is not None and (as_of - last_date).days < step.min_gap_days:
         decision.waiting = "gap_since_last_step"
         return decision
-    channel, why = _channel(step, first)
+    channel, why = _channel(step, first, payable, pol, rates or PayRates())
     if channel is None:
         decision.suppressed += [(p.currency, step.name, "no_channel") for p in payable]
         return decision
@@ -237,15 +245,30 @@ def decide_all(
     """Every candidate debtor's decision for `as_of` under its own policy (nothing written)."""
     pol = policy(settings)
     candidates = _candidates(con, as_of)
+    early = pre_due.candidates(con, pol, as_of)
     history = _ledger_history(con, as_of)
-    decisions = {}
+    debtors = {row.debtor_id for row in candidates} | {row.debtor_id for row in early}
+    rates = channel_value.read(con, as_of, pol.channel_choice, debtors)
+    decisions: dict[str, Decision] = {}
     for debtor_id, rows in groupby(candidates, key=lambda row: row.debtor_id):
         # the debtor's arm of the running A/B test, if any: its policy, stored on each action
         own, experiment, variant = pol.for_debtor(debtor_id, as_of)
-        decision = decide(list(rows), history.get(debtor_id, []), own, as_of)
+        decision = decide(list(rows), history.get(debtor_id, []), own, as_of, rates)
         for action in decision.actions:
             action["experiment"], action["variant"] = experiment, variant
         decisions[debtor_id] = decision
+    for debtor_id, rows in groupby(early, key=lambda row: row.debtor_id):
+        decision = decisions.setdefault(debtor_id, Decision())
+        if decision.actions:  # a ladder step goes out today: no second message
+            continue
+        own, experiment, variant = pol.for_debtor(debtor_id, as_of)
+        actions, suppressed = pre_due.decide(
+            list(rows), history.get(debtor_id, []), own, as_of, rates, key
+        )
+        for action in actions:
+            action["experiment"], action["variant"] = experiment, variant
+        decision.pre_due += actions
+        decision.suppressed += suppressed
     return pol, decisions
 
 
@@ -253,7 +276,7 @@ def plan(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dic
     """Plan the day's actions into the ledger (idempotent for the date); settle the actions that
     earlier days planned and did not send; record the suppressed ones with their reason."""
     pol, decisions = decide_all(con, settings, as_of)
-    actions = [a for d in decisions.values() for a in d.actions]
+    actions = [a for d in decisions.values() for a in (*d.actions, *d.pre_due)]
     suppressed = [
         (as_of, debtor_id, currency, step, reason, pol.label)
         for debtor_id, d in decisions.items()
@@ -334,14 +357,20 @@ def _settle_pending(
         [as_of],
     ).fetchall()
     outcome: list[tuple[str, str, str]] = []  # key, state, reason
+    early = {a["idempotency_key"] for d in decisions.values() for a in d.pre_due}
     for idem, debtor_id, currency, step, planned_on in pending:
         decision = decisions.get(debtor_id)
-        reasons = {c: r for c, _, r in decision.suppressed} if decision else {}
+        reasons = (
+            {c: r for c, st, r in decision.suppressed if st != pre_due.STEP} if decision else {}
+        )
         later = (
             {a["currency"] for a in decision.actions if a["step"] != step} if decision else set()
         )
         if (as_of - planned_on).days >= pol.pending_expire_days:
             outcome.append((idem, "expired", f"not sent within {pol.pending_expire_days} days"))
+        elif step == pre_due.STEP:  # carried over while the invoice is planned for one
+            if idem not in early:
+                outcome.append((idem, "superseded", "no_longer_pre_due"))
         elif decision is None or not _has_position(decision, currency, reasons):
             outcome.append((idem, "superseded", "paid"))
         elif currency in reasons:

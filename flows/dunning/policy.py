@@ -28,6 +28,10 @@ from debtflow.flows.dunning.wording import variants as wording_variants
 DEFAULT_POLICY = Path(__file__).with_name("policy.yml")
 CHANNELS = ("email", "sms", "letter", "phone", "agency")
 StepKind = Literal["reminder", "final_notice", "call", "agency"]
+# what `preferred` may choose among: letter always reaches, the others need contact data and consent
+Choosable = Literal["email", "sms", "letter", "phone"]
+# channel_performance's segment dimensions (macros/segments.sql)
+SegmentDimension = Literal["all", "debtor_type", "tenure", "size", "acquisition", "payer"]
 
 
 class _Strict(BaseModel):
@@ -43,6 +47,8 @@ class Step(_Strict):
     min_gap_days: int = Field(0, ge=0)
     label: str = ""
     wording: str = ""  # a wording variant of the message ('' the standard one)
+    # the channels `preferred` chooses among (phone only where the step may call)
+    channels: tuple[Choosable, ...] = Field(("email", "sms", "letter"), min_length=1)
 
     @field_validator("wording")
     @classmethod
@@ -54,6 +60,15 @@ class Step(_Strict):
                 f"(every language needs it; lacking: {', '.join(lacking)})"
             )
         return name
+
+    @model_validator(mode="after")
+    def _final_notice_is_a_letter(self):
+        if self.kind == "final_notice" and self.channel != "letter":
+            raise ValueError(
+                "a final_notice is the legally required letter (veertiendagenbrief, "
+                "inkassovarsel): set channel: letter"
+            )
+        return self
 
 
 class Ladder(_Strict):
@@ -98,6 +113,40 @@ class Agency(_Strict):
     fields: tuple[Literal[PLACEMENT_FIELDS], ...] = Field(min_length=1)
 
 
+class ChannelChoice(_Strict):
+    """How `preferred` weighs channels: pay rates per segment of this dimension, shrunk towards
+    the step's average with a prior worth `shrinkage_prior` contacted debtors (channel_value.py)."""
+
+    segment_dimension: SegmentDimension = "payer"
+    shrinkage_prior: float = Field(50, ge=0)
+    # channel_cost is in cost_currency; an amount in another currency is weighed against it at
+    # these approximate rates (1 unit = rate units of cost_currency); nothing is stored converted
+    cost_currency: str = "EUR"
+    exchange_rates: dict[str, Decimal] = {}
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _codes(cls, rates):
+        return {k.upper(): v for k, v in rates.items()}
+
+    def to_cost_currency(self, amount: Decimal, currency: str) -> Decimal | None:
+        """The amount in cost_currency, or None when the policy has no rate for `currency`."""
+        if currency.upper() == self.cost_currency.upper():
+            return amount
+        rate = self.exchange_rates.get(currency.upper())
+        return None if rate is None else amount * rate
+
+
+class PreDue(_Strict):
+    """Friendly reminders before the due date for invoices likely to be paid late (pre_due.py)."""
+
+    enabled: bool = False
+    threshold: float = Field(0.5, ge=0, le=1)  # p_late at or above this
+    days_before_due: int = Field(3, ge=0)
+    channel: Literal["preferred", "email", "sms", "letter"] = "preferred"
+    channels: tuple[Choosable, ...] = Field(("email", "sms"), min_length=1)
+
+
 class Policy(_Strict):
     version: str
     min_amount: dict[str, Decimal]
@@ -106,6 +155,8 @@ class Policy(_Strict):
     rate_per_second: dict[Literal["email", "sms", "letter"], float] = {}
     agency: Agency
     channel_cost: dict[Literal["email", "sms", "letter", "phone", "agency"], Decimal]
+    channel_choice: ChannelChoice = ChannelChoice()
+    pre_due: PreDue = PreDue()
     creditor: Creditor
     ladders: tuple[Ladder, ...] = Field(min_length=1)
     experiments: tuple[Experiment, ...] = ()  # A/B tests: experiments.py
@@ -157,6 +208,22 @@ class Policy(_Strict):
             return self, None, None
         arm = exp.arm(debtor_id)
         return self._arms.get((exp.name, arm), self), exp.name, arm
+
+    @model_validator(mode="after")
+    def _every_choice_has_a_cost(self):
+        choosable = {
+            c
+            for lad in self.ladders
+            for s in lad.steps
+            if s.channel == "preferred"
+            for c in s.channels
+        }
+        early = self.pre_due
+        choosable |= set(early.channels if early.channel == "preferred" else [early.channel])
+        missing = sorted(choosable - set(self.channel_cost))
+        if missing:
+            raise ValueError(f"channel_cost has no cost for {missing}: add one per channel")
+        return self
 
     @property
     def label(self) -> str:

@@ -2,7 +2,9 @@
 -- per segment dimension: 'all', debtor_type, tenure, size, acquisition, payer; segments as of
 -- as_of), from events before as_of, with Wilson 95% intervals on every rate. "Paid within N
 -- days" counts contacted debtors with a payment in the N days after the contact was sent
--- (recent contacts have had less time to pay).
+-- (recent contacts have had less time to pay); the "observed" counts keep only contacts sent at
+-- least 7 days before as_of, whose 7 days are over: the rates the dunning planner weighs
+-- channels by (a channel just taken up would otherwise look worse than it is).
 with events as (
     select * from {{ ref('stg_billing__contact_events') }}
     where occurred_date < {{ as_of_date() }}
@@ -46,7 +48,12 @@ debtor_outcomes as (
         variant,
         debtor_id,
         bool_or(first_paid_at <= sent_at + interval 7 day) as paid_7d,
-        bool_or(first_paid_at is not null) as paid_14d
+        bool_or(first_paid_at is not null) as paid_14d,
+        bool_or(sent_at + interval 7 day < {{ as_of_date() }}) as observed_7d,
+        bool_or(
+            sent_at + interval 7 day < {{ as_of_date() }}
+            and first_paid_at <= sent_at + interval 7 day
+        ) as paid_7d_observed
     from sends_paid
     group by all
 ),
@@ -72,6 +79,8 @@ per_debtor as (
         coalesce(debtor_outcomes.debtor_id is not null, false) as contacted,
         coalesce(debtor_outcomes.paid_7d, false) as paid_7d,
         coalesce(debtor_outcomes.paid_14d, false) as paid_14d,
+        coalesce(debtor_outcomes.observed_7d, false) as observed_7d,
+        coalesce(debtor_outcomes.paid_7d_observed, false) as paid_7d_observed,
         coalesce(debtors.segment_debtor_type, 'unknown') as segment_debtor_type,
         coalesce(debtors.segment_tenure, 'unknown') as segment_tenure,
         coalesce(debtors.segment_size, 'unknown') as segment_size,
@@ -104,7 +113,9 @@ totals as (
         cast(sum(clicked) as integer) as clicked,
         cast(count(*) filter (where contacted) as integer) as contacted_debtors,
         cast(count(*) filter (where paid_7d) as integer) as paid_7d_debtors,
-        cast(count(*) filter (where paid_14d) as integer) as paid_14d_debtors
+        cast(count(*) filter (where paid_14d) as integer) as paid_14d_debtors,
+        cast(count(*) filter (where observed_7d) as integer) as observed_7d_debtors,
+        cast(count(*) filter (where paid_7d_observed) as integer) as paid_7d_observed_debtors
     from segmented
     group by all
 ),

@@ -62,14 +62,7 @@ history as (
 ),
 
 opt_outs as (
-    select
-        debtor_id,
-        bool_or(channel = 'email') as email_opted_out,
-        bool_or(channel = 'sms') as sms_opted_out,
-        bool_or(channel = 'phone') as phone_opted_out
-    from contacts
-    where event_type = 'opt_out'
-    group by debtor_id
+    {{ channel_opt_outs() }}
 ),
 
 sale as (
