@@ -95,6 +95,27 @@ class Party:
     website: str = ""
 
 
+@dataclass(frozen=True)
+class LapsedPlan:
+    """A payment plan that broke: the ladder resumed, and the message says why."""
+
+    started: date
+    instalment: int
+
+
+@dataclass(frozen=True)
+class PlanOffer:
+    """A payment plan offered with the message: its reference and instalment amounts."""
+
+    reference: str
+    frequency: str  # weekly or monthly
+    amounts: tuple[Decimal, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.amounts) < 2 or min(self.amounts) <= 0:
+            raise ValueError(f"plan offer {self.reference}: needs two or more positive instalments")
+
+
 def how_to_pay(
     usual_method: str | None, transfer: BankTransfer, link: PaymentLink | None
 ) -> BankTransfer | PaymentLink:
@@ -129,6 +150,8 @@ class Message:
     deadline: date
     payment: BankTransfer | PaymentLink
     agency: Party | None = None
+    lapsed_plan: LapsedPlan | None = None
+    plan_offer: PlanOffer | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "language", language(self.language))

@@ -35,7 +35,7 @@ from debtflow.flows.core.warehouse import (
     SUPPRESSED,
     table_columns,
 )
-from debtflow.flows.dunning import law
+from debtflow.flows.dunning import law, plan_offers
 from debtflow.flows.dunning.messages import language
 from debtflow.flows.dunning.policy import Policy, Step, policy
 from debtflow.flows.dunning.statutes import default_statutes
@@ -191,6 +191,10 @@ def decide(positions: list[tuple], taken: list[dict], pol: Policy, as_of: date) 
                 "costs_kind": costs.kind if costs else None,
                 "costs_basis": costs.source.basis(lang) if costs else None,
                 "deadline": terms.deadline or as_of + timedelta(days=DEFAULT_DEADLINE_DAYS),
+                # a broken payment plan: the ladder resumes here, and the message says it lapsed
+                "broken_plan_id": first.broken_plan_id,
+                "broken_plan_date": first.broken_plan_date,
+                "broken_instalment": first.broken_instalment,
             }
         )
     return decision
@@ -240,7 +244,20 @@ def decide_all(
         debtor_id: decide(list(rows), history.get(debtor_id, []), pol, as_of)
         for debtor_id, rows in groupby(candidates, key=lambda row: row.debtor_id)
     }
+    grades = _grades(con, as_of)
+    for decision in decisions.values():
+        plan_offers.attach(decision.actions, grades, pol)
     return pol, decisions
+
+
+def _grades(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
+    """The day's grade per debtor (a plan offer depends on it); none before scoring."""
+    return dict(
+        con.execute(
+            f"select debtor_id, grade from {DEBTOR_SCORES} where as_of = ? and grade is not null",
+            [as_of],
+        ).fetchall()
+    )
 
 
 def plan(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict:
