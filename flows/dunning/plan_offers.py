@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import NoReturn
@@ -76,7 +76,7 @@ def attach(actions: list[dict], grades: dict[str, int], pol: Policy) -> None:
         action.update(zip(OFFER_COLUMNS, values, strict=True))
 
 
-def accept(con: duckdb.DuckDBPyConnection, path: Path, now: datetime) -> dict:
+def accept(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
     """Record the acceptances in the reply file `path` (CSV: offer_reference or debtor_id, and
     accepted_on). Every line is checked first: one bad line loads nothing, and the error names
     the file, the line and the column. An offer accepted before (this file loaded again) is
@@ -118,10 +118,12 @@ def accept(con: duckdb.DuckDBPyConnection, path: Path, now: datetime) -> dict:
         r for (r,) in con.execute(f"select offer_reference from {PLAN_ACCEPTANCES}").fetchall()
     }
     new = [a for a in accepted if a[0] not in known]
-    con.executemany(
-        f"insert into {PLAN_ACCEPTANCES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*a[:7], str(path), a[7], now) for a in new],
-    )
+    now = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as the ledger's timestamps
+    if new:
+        con.executemany(
+            f"insert into {PLAN_ACCEPTANCES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*a[:7], str(path), a[7], now) for a in new],
+        )
     return {"file": str(path), "lines": len(rows), "accepted": len(new),
             "already_accepted": len(accepted) - len(new)}  # fmt: skip
 

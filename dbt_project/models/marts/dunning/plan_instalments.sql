@@ -71,7 +71,7 @@ windows as (
 instalments as (
     select
         *,
-        unnest(range(1, installments + 1)) as instalment
+        cast(unnest(range(1, installments + 1)) as integer) as instalment
     from windows
 ),
 
@@ -81,7 +81,7 @@ due as (
         cast(
             case frequency
                 when 'weekly' then start_date + 7 * instalment
-                else start_date + to_months(cast(instalment as integer))
+                else start_date + to_months(instalment)
             end as date
         ) as due_date,
         total_cents // installments as each_cents
