@@ -53,7 +53,8 @@ def direct(start: date, total: str, n: int, frequency: str | None, payments: lis
     running = list(accumulate(amount for _, amount in paid))
     rows = []
     for k, (due, cumulative) in enumerate(zip(dues, accumulate(amounts), strict=True), 1):
-        on = next((day for (day, _), total in zip(paid, running) if total >= cumulative), None)
+        pairs = zip(paid, running, strict=True)
+        on = next((day for (day, _), total in pairs if total >= cumulative), None)
         if on is not None:
             state = "paid" if on <= due else "paid_late"
         elif due >= AS_OF:
