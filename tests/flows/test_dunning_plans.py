@@ -19,6 +19,7 @@ from debtflow.flows.dunning import compose, plan_offers, send
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.mail import render_email
 from debtflow.flows.dunning.policy import policy
+from debtflow.flows.dunning.sms import render_sms
 
 NBSP = "\u00a0"
 # reminders 1 and 2 taken long ago; the plan agreed then broke; the ladder resumes
@@ -168,3 +169,25 @@ def test_a_reply_file_with_a_bad_line_loads_nothing_and_a_good_one_loads_once(
     ).fetchall()
     assert rows == [("PO-D1", "D1", date(2026, 11, 21), Decimal("300.00"), 3),
                     ("PO-D2", "D2", date(2026, 11, 22), Decimal("300.00"), 3)]  # fmt: skip
+
+
+def test_an_sms_says_the_plan_lapsed_and_states_an_offer(con, settings):
+    """Reminder 2 by SMS (no e-mail address): first after a broken plan, then, for another
+    debtor of grade 5 and EUR 300, with an offer of four instalments (the grade's most)."""
+    debtor = {"steps_taken": ["reminder_1"], "last_step_date": AS_OF - timedelta(days=20),
+              "days_past_due": 30, "email_ok": False, "language": "en",
+              "amount_due": Decimal("300.00")}  # fmt: skip
+    candidates(con, AS_OF, {"D1": {**debtor, "broken_plan": ("PL9", date(2026, 8, 3), 2)},
+                            "D2": dict(debtor)})  # fmt: skip
+    con.execute(
+        "insert into ml.debtor_scores (debtor_id, as_of, grade) values ('D2', ?, 5)", [AS_OF]
+    )
+    planner.plan(con, settings, AS_OF)
+    actions = send.pending(con, AS_OF)
+    msgs = compose.messages(con, actions, policy(settings), AS_OF)
+    texts = {a["debtor_id"]: render_sms(msgs[a["idempotency_key"]]) for a in actions}
+    assert texts["D1"].startswith(
+        "Your payment arrangement of 3 Aug 2026 has lapsed: instalment 2 was not paid."
+    )
+    assert "Or pay in 4 instalments of €75.00: reply by " in texts["D2"]
+    assert "quoting PO-" in texts["D2"] and "arrangement" not in texts["D2"]
