@@ -4,6 +4,7 @@ message; and the reply file through which offers are accepted (flows/dunning/pla
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,7 @@ from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import compose, plan_offers, send
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.mail import render_email
-from debtflow.flows.dunning.policy import policy
+from debtflow.flows.dunning.policy import DEFAULT_POLICY, load, policy
 from debtflow.flows.dunning.sms import render_sms
 
 NBSP = "\u00a0"
@@ -191,3 +192,19 @@ def test_an_sms_says_the_plan_lapsed_and_states_an_offer(con, settings):
     )
     assert "Or pay in 4 instalments of €75.00: reply by " in texts["D2"]
     assert "quoting PO-" in texts["D2"] and "arrangement" not in texts["D2"]
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (("offer_at_step: reminder_2", "offer_at_step: phone"), "must be a reminder or final"),
+        (("offer_at_step: reminder_2", "offer_at_step: reminder_9"), "is no ladder step"),
+        (("{4: 3, 5: 4, 6: 6, 7: 6}", "{4: 3, 5: 4, 6: 6}"), "no entry for offer grades [7]"),
+        (("{4: 3, 5: 4,", "{4: 1, 5: 4,"), "must be at least 2"),
+    ],
+)
+def test_a_bad_payment_plans_section_names_the_problem(tmp_path, change, error):
+    bad = tmp_path / "policy.yml"
+    bad.write_text(DEFAULT_POLICY.read_text().replace(*change))
+    with pytest.raises(DebtflowError, match=re.escape(error)):
+        load(bad)
