@@ -134,7 +134,7 @@ def messages(
 def _plans(action: dict) -> dict:
     """The payment plan that lapsed, and the one offered, as the planner stored them."""
     out = {}
-    if action.get("broken_plan_id") and action.get("broken_plan_date"):
+    if action.get("broken_plan_date") and action.get("broken_instalment"):
         out["lapsed_plan"] = LapsedPlan(action["broken_plan_date"], action["broken_instalment"])
     if action.get("plan_offer_ref"):
         amounts = split(Decimal(action["plan_offer_total"]), action["plan_offer_installments"])
