@@ -523,8 +523,8 @@ def cmd_feedback_ingest(args, settings):
     "debtor_id, accepted_on); a bad line loads nothing.",
     arg("file", type=Path),
     human=lambda r, args: [
-        f"{r['file']}: {r['accepted']} offers accepted, {r['already_accepted']} accepted before "
-        f"({r['lines']} lines)."
+        f"{r['file']}: offers accepted now {r['accepted']}, accepted before "
+        f"{r['already_accepted']} (lines read: {r['lines']})."
     ],
 )
 def cmd_plans_accept(args, settings):
