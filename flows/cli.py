@@ -541,6 +541,24 @@ def cmd_feedback_ingest(args, settings):
         return sale.ingest_feedback(con, settings, args.file)
 
 
+@command(
+    "plans accept",
+    "Record the payment-plan offers accepted in a reply file (CSV: offer_reference or "
+    "debtor_id, accepted_on); a bad line loads nothing.",
+    arg("file", type=Path),
+    human=lambda r, args: [
+        f"{r['file']}: offers accepted now {r['accepted']}, accepted before "
+        f"{r['already_accepted']} (lines read: {r['lines']})."
+    ],
+)
+def cmd_plans_accept(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.dunning import plan_offers
+
+    with session(settings) as con:
+        return plan_offers.accept(con, args.file)
+
+
 # --- the deployable flows, run here as their deployments run them (infra/prefect.yaml) ---------
 
 
@@ -661,6 +679,7 @@ GROUPS = {  # the help of a command whose actions are sub-commands
     "models": "The model registry: versions, metrics, the champion.",
     "tape": "Debt-sale data tapes: build, list, show, mark-sold, full.",
     "feedback": "Debt buyers' feedback files.",
+    "plans": "Payment plans: offers accepted through a reply file.",
     "dunning": "Plan the day's dunning actions, then send what may go out now.",
     "experiments": "A/B tests of the dunning policy: list them, report one.",
     "run": "Run a deployable flow here, as its deployment runs it (infra/prefect.yaml).",

@@ -35,6 +35,7 @@ DEBTOR_SCORES = f"{ML}.debtor_scores"
 INVOICE_LATE_SCORES = f"{ML}.invoice_late_scores"
 LEDGER = f"{DUNNING}.ledger"
 SUPPRESSED = f"{DUNNING}.suppressed"
+PLAN_ACCEPTANCES = f"{DUNNING}.plan_acceptances"
 TAPES = f"{SALE}.tapes"
 TAPE_RECEIVABLES = f"{SALE}.tape_receivables"
 SOLD = f"{SALE}.sold_receivables"
@@ -82,11 +83,21 @@ OWN_TABLES = {
         fee_kind VARCHAR, fee_amount DECIMAL(18,2), fee_basis VARCHAR, costs_if_unpaid DECIMAL(18,2),
         costs_kind VARCHAR, costs_basis VARCHAR, deadline DATE, state_reason VARCHAR,
         sending_at TIMESTAMP, attempts INTEGER, provider_id VARCHAR, experiment VARCHAR,
-        variant VARCHAR, channel_cost DECIMAL(18,2), wording VARCHAR""",
+        variant VARCHAR, channel_cost DECIMAL(18,2), wording VARCHAR,
+        broken_plan_id VARCHAR, broken_plan_date DATE, broken_instalment INTEGER,
+        plan_offer_ref VARCHAR, plan_offer_installments INTEGER,
+        plan_offer_frequency VARCHAR, plan_offer_total DECIMAL(18,2)""",
     # what the planner decided not to do, and why, per day (replaced when the day is re-planned)
     SUPPRESSED: """
         as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL, currency VARCHAR, step VARCHAR,
         reason VARCHAR NOT NULL, policy_version VARCHAR""",
+    # payment-plan offers accepted through a reply file (`debtflow plans accept`), with the
+    # offer's terms; dbt reads it as a source (models/staging/dunning) beside landing plans
+    PLAN_ACCEPTANCES: """
+        offer_reference VARCHAR PRIMARY KEY, debtor_id VARCHAR NOT NULL, currency VARCHAR NOT NULL,
+        accepted_on DATE NOT NULL, total_amount DECIMAL(18,2) NOT NULL,
+        installments INTEGER NOT NULL, frequency VARCHAR NOT NULL, source_file VARCHAR,
+        line_number BIGINT, loaded_at TIMESTAMP""",
     # every tape made (a tape id is never reused), what is on it, and what was sold to whom;
     # dbt reads the last three (sources in models/staging/sale)
     TAPES: """

@@ -22,11 +22,14 @@ from debtflow.flows.dunning.messages import (
     BankTransfer,
     Fee,
     Invoice,
+    LapsedPlan,
     Message,
     Party,
     PaymentLink,
+    PlanOffer,
     how_to_pay,
 )
+from debtflow.flows.dunning.plan_offers import split
 from debtflow.flows.dunning.policy import Policy
 
 CUSTOMERS = "staging.stg_billing__customer_versions"
@@ -130,6 +133,20 @@ def messages(
             deadline=action["deadline"],
             payment=how_to_pay(usual.get(action["debtor_id"]), transfer, link),
             wording=action["wording"] or "",
+            **_plans(action),
+        )
+    return out
+
+
+def _plans(action: dict) -> dict:
+    """The payment plan that lapsed, and the one offered, as the planner stored them."""
+    out = {}
+    if action.get("broken_plan_date") and action.get("broken_instalment"):
+        out["lapsed_plan"] = LapsedPlan(action["broken_plan_date"], action["broken_instalment"])
+    if action.get("plan_offer_ref"):
+        amounts = split(Decimal(action["plan_offer_total"]), action["plan_offer_installments"])
+        out["plan_offer"] = PlanOffer(
+            action["plan_offer_ref"], action["plan_offer_frequency"], tuple(amounts)
         )
     return out
 

@@ -115,6 +115,8 @@ def _body(pdf: _Letter, w: Wording) -> None:
     _lines(pdf, w.subject, WIDTH, 6)
     pdf.ln(4)
     _paragraph(pdf, w.greeting)
+    if w.lapsed:
+        _paragraph(pdf, w.lapsed)
     _paragraph(pdf, w.intro)
     _invoices(pdf, w)
     if w.disputed:
@@ -129,6 +131,8 @@ def _body(pdf: _Letter, w: Wording) -> None:
         for fee in w.costs_if_unpaid:
             _fee(pdf, fee)
         pdf.ln(3)
+    if w.offer:
+        _offer(pdf, w)
     _payment(pdf, w)
     _paragraph(pdf, w.contact)
     _paragraph(pdf, w.closing, after=0)
@@ -213,6 +217,19 @@ def _fee(pdf: _Letter, fee: FeeRow) -> None:
     _lines(pdf, fee.legal_basis, LABEL_W, 3.5)
     pdf.set_text_color(0)
     pdf.ln(1)
+
+
+def _offer(pdf: _Letter, w: Wording) -> None:
+    """The payment plan offered: the sentence, one line per instalment, how to accept."""
+    _paragraph(pdf, w.offer, after=1)
+    if pdf.will_page_break(len(w.offer_rows) * LINE):
+        pdf.add_page()
+    pdf.set_font(pdf.family, "", 9)
+    for label, amount in w.offer_rows:
+        pdf.cell(LABEL_W, LINE, label)
+        pdf.cell(COLUMNS[3], LINE, amount, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    _paragraph(pdf, w.offer_accept)
 
 
 def _payment(pdf: _Letter, w: Wording) -> None:

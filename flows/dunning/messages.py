@@ -97,6 +97,27 @@ class Party:
     website: str = ""
 
 
+@dataclass(frozen=True)
+class LapsedPlan:
+    """A payment plan that broke: the ladder resumed, and the message says why."""
+
+    started: date
+    instalment: int
+
+
+@dataclass(frozen=True)
+class PlanOffer:
+    """A payment plan offered with the message: its reference and instalment amounts."""
+
+    reference: str
+    frequency: str  # weekly or monthly
+    amounts: tuple[Decimal, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.amounts) < 2 or min(self.amounts) <= 0:
+            raise ValueError(f"plan offer {self.reference}: needs two or more positive instalments")
+
+
 def how_to_pay(
     usual_method: str | None, transfer: BankTransfer, link: PaymentLink | None
 ) -> BankTransfer | PaymentLink:
@@ -132,6 +153,8 @@ class Message:
     payment: BankTransfer | PaymentLink
     agency: Party | None = None
     wording: str = ""  # a wording variant in templates/<language>.yml (policy step `wording`)
+    lapsed_plan: LapsedPlan | None = None
+    plan_offer: PlanOffer | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "language", language(self.language))

@@ -36,7 +36,7 @@ from debtflow.flows.core.warehouse import (
     SUPPRESSED,
     table_columns,
 )
-from debtflow.flows.dunning import channel_value, law, pre_due
+from debtflow.flows.dunning import channel_value, law, plan_offers, pre_due
 from debtflow.flows.dunning.channel_value import PayRates, preferred
 from debtflow.flows.dunning.messages import language
 from debtflow.flows.dunning.policy import Policy, Step, policy
@@ -201,6 +201,10 @@ def decide(
                 "deadline": terms.deadline or as_of + timedelta(days=DEFAULT_DEADLINE_DAYS),
                 "channel_cost": pol.channel_cost.get(channel),
                 "wording": step.wording or None,
+                # a broken payment plan: the ladder resumes here, and the message says it lapsed
+                "broken_plan_id": first.broken_plan_id,
+                "broken_plan_date": first.broken_plan_date,
+                "broken_instalment": first.broken_instalment,
             }
         )
     return decision
@@ -269,7 +273,20 @@ def decide_all(
             action["experiment"], action["variant"] = experiment, variant
         decision.pre_due += actions
         decision.suppressed += suppressed
+    grades = _grades(con, as_of)
+    for decision in decisions.values():
+        plan_offers.attach(decision.actions, grades, pol)
     return pol, decisions
+
+
+def _grades(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
+    """The day's grade per debtor (a plan offer depends on it); none before scoring."""
+    return dict(
+        con.execute(
+            f"select debtor_id, grade from {DEBTOR_SCORES} where as_of = ? and grade is not null",
+            [as_of],
+        ).fetchall()
+    )
 
 
 def plan(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict:

@@ -147,6 +147,40 @@ class PreDue(_Strict):
     channels: tuple[Choosable, ...] = Field(("email", "sms"), min_length=1)
 
 
+class PaymentPlans(_Strict):
+    """Payment-plan offers (flows/dunning/plan_offers.py): at which step, to which grades, from
+    which balance, in how many instalments of at least how much, how often. When a plan counts
+    as broken is dbt's var plan_broken_after_days (dbt_project.yml): the warehouse decides it."""
+
+    offer_at_step: str
+    offer_grades: tuple[int, ...] = Field(min_length=1)
+    min_balance: dict[str, Decimal]
+    min_installment: dict[str, Decimal]
+    max_installments: dict[int, int]
+    frequency: Literal["weekly", "monthly"] = "monthly"
+
+    @field_validator("min_balance", "min_installment")
+    @classmethod
+    def _per_currency(cls, amounts):
+        return Policy._has_default(amounts)
+
+    @model_validator(mode="after")
+    def _limits(self):
+        if any(not 1 <= g <= 10 for g in self.offer_grades):
+            raise ValueError(f"offer_grades are grades 1-10: {list(self.offer_grades)}")
+        missing = [g for g in self.offer_grades if g not in self.max_installments]
+        if missing:
+            raise ValueError(f"max_installments has no entry for offer grades {missing}")
+        if any(n < 2 for n in self.max_installments.values()):
+            raise ValueError("max_installments must be at least 2 (one instalment is no plan)")
+        if any(v <= 0 for v in self.min_installment.values()):
+            raise ValueError("min_installment must be positive")
+        return self
+
+    def amount(self, limits: dict[str, Decimal], currency: str) -> Decimal:
+        return limits.get(currency.upper(), limits["default"])
+
+
 class Policy(_Strict):
     version: str
     min_amount: dict[str, Decimal]
@@ -160,6 +194,7 @@ class Policy(_Strict):
     creditor: Creditor
     ladders: tuple[Ladder, ...] = Field(min_length=1)
     experiments: tuple[Experiment, ...] = ()  # A/B tests: experiments.py
+    payment_plans: PaymentPlans | None = None  # None: no plan offers
     digest: str = ""  # of the file's text, stored with the version on every action
     _arms: dict[tuple[str, str], Policy] = PrivateAttr(default_factory=dict)
 
@@ -223,6 +258,23 @@ class Policy(_Strict):
         missing = sorted(choosable - set(self.channel_cost))
         if missing:
             raise ValueError(f"channel_cost has no cost for {missing}: add one per channel")
+        return self
+
+    @model_validator(mode="after")
+    def _offer_step_sends_a_message(self):
+        plans = self.payment_plans
+        if plans is None:
+            return self
+        kinds = {s.kind for lad in self.ladders for s in lad.steps if s.name == plans.offer_at_step}
+        if not kinds:
+            raise ValueError(
+                f"payment_plans.offer_at_step {plans.offer_at_step!r} is no ladder step"
+            )
+        if kinds - {"reminder", "final_notice"}:
+            raise ValueError(
+                f"payment_plans.offer_at_step {plans.offer_at_step!r} must be a reminder or final "
+                "notice: the offer is part of its message"
+            )
         return self
 
     @property

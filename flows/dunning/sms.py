@@ -64,9 +64,12 @@ def render_sms(msg: Message, max_parts: int = 3) -> str:
     else:
         pay = t["transfer"].format(iban=p.iban.replace(" ", ""), reference=p.reference)
     contact = t["contact"].format(phone=msg.contact.phone)
+    # a lapsed plan's line and a plan offer's go before the invoice numbers and the contact
+    lapsed, offer = _plans(msg, t)
     candidates = (
-        (headline, invoices.format(numbers=numbers), pay, contact),
-        (headline, pay, contact),
+        (*lapsed, headline, *offer, invoices.format(numbers=numbers), pay, contact),
+        (*lapsed, headline, *offer, pay, contact),
+        (*lapsed, headline, *offer, pay),
         (headline, pay),
     )
     for pieces in candidates:
@@ -78,3 +81,23 @@ def render_sms(msg: Message, max_parts: int = 3) -> str:
         f"message {msg.idempotency_key}: the shortest SMS takes {sms_parts(text)} parts,"
         f" more than {max_parts}"
     )
+
+
+def _plans(msg: Message, t: dict) -> tuple[list[str], list[str]]:
+    """The lapsed plan's line (before the headline) and the offer's (after it), if any."""
+    lang, before, after = msg.language, [], []
+    if msg.lapsed_plan:
+        lapsed = msg.lapsed_plan
+        before.append(t["lapsed"].format(plan_date=short_date(lapsed.started, lang),
+                                         instalment=lapsed.instalment))  # fmt: skip
+    if msg.plan_offer:
+        offer = msg.plan_offer
+        after.append(
+            t["offer"].format(
+                count=len(offer.amounts),
+                amount=money(offer.amounts[0], msg.currency, lang),
+                deadline=short_date(msg.deadline, lang),
+                reference=offer.reference,
+            )
+        )
+    return before, after

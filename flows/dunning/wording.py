@@ -129,6 +129,10 @@ class Wording:
     costs_if_unpaid: tuple[FeeRow, ...]
     payment: tuple[tuple[str, str], ...]
     pay_url: str
+    lapsed: str = ""  # the payment plan that lapsed, when the ladder resumed after one
+    offer: str = ""  # a payment plan offered: the sentence, its instalments, how to accept
+    offer_rows: tuple[tuple[str, str], ...] = ()
+    offer_accept: str = ""
 
 
 def wording(msg: Message) -> Wording:
@@ -168,7 +172,27 @@ def wording(msg: Message) -> Wording:
         costs_if_unpaid=tuple(_fee_row(f, msg) for f in msg.costs_if_unpaid),
         payment=_payment_rows(msg, t["labels"]),
         pay_url=msg.payment.url if isinstance(msg.payment, PaymentLink) else "",
+        **_plans(msg, t["plans"], deadline),
     )
+
+
+def _plans(msg: Message, t: dict, deadline: str) -> dict:
+    """The sentences on a lapsed payment plan and on a plan offered, in the message's language."""
+    out = {}
+    lang, lapsed, offer = msg.language, msg.lapsed_plan, msg.plan_offer
+    if lapsed:
+        values = {"plan_date": long_date(lapsed.started, lang), "instalment": lapsed.instalment}
+        out["lapsed"] = fill(t["lapsed"], values)
+    if offer:
+        total = money(sum(offer.amounts, Decimal(0)), msg.currency, lang)
+        out["offer"] = fill(t["offer"], {"plan_total": total, "count": len(offer.amounts)})
+        out["offer_rows"] = tuple(
+            (t["instalment"].format(n=n), money(amount, msg.currency, lang))
+            for n, amount in enumerate(offer.amounts, 1)
+        )
+        accept = fill(t["accept"], {"deadline": deadline, "reference": offer.reference})
+        out["offer_accept"] = f"{t['schedule'][offer.frequency]} {accept}"
+    return out
 
 
 def _invoice_row(invoice: Invoice, msg: Message) -> InvoiceRow:

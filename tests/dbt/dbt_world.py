@@ -4,7 +4,9 @@ Four debtors, as_of 2026-03-01, three monthly snapshots (2025-12-01, 2026-01-01,
 - D1 pays late twice (oldest-first and by reference), has one invoice not yet due; a newer
   customer version (2026-02-15) drops the e-mail address.
 - D2 (business) pays part of I5 by invoice_id; I6 is a credit note; I7 is disputed; it has
-  contact events, a credit report and an active payment plan.
+  contact events, a credit report and an active payment plan, and an accepted
+  plan offer it broke before.
+- D1 accepted a weekly plan offer on 2026-01-01 and paid it off, partly late.
 - D3 over-pays I8: the excess stays a credit row.
 - D4 is a customer without invoices.
 """
@@ -111,6 +113,11 @@ CREDIT_REPORTS = [("D2", "2025-12-15 00:00:00", 550, 2, False, False, False)]
 PAYMENT_PLANS = [
     ("PL1", "D2", "2026-02-10 00:00:00", 150, 3, "monthly", "active", "2026-02-10 00:00:00"),
 ]
+PLAN_ACCEPTANCES = [
+    # offer_reference, debtor, currency, accepted_on, total, instalments, frequency
+    ("PO-D1", "D1", "EUR", "2026-01-01", 100, 3, "weekly"),
+    ("PO-D2", "D2", "EUR", "2026-01-05", 300, 3, "weekly"),
+]
 
 
 def load_world(con: duckdb.DuckDBPyConnection, optional: bool = True) -> None:
@@ -155,6 +162,11 @@ def load_world(con: duckdb.DuckDBPyConnection, optional: bool = True) -> None:
         "installments, frequency, status, updated_at, _batch_id, _loaded_at) "
         f"values (?, ?, ?, ?, ?, ?, ?, ?, '{BATCH}', '{LOADED}')",
         PAYMENT_PLANS,
+    )
+    con.executemany(
+        "insert into dunning.plan_acceptances (offer_reference, debtor_id, currency, accepted_on, "
+        "total_amount, installments, frequency) values (?, ?, ?, ?, ?, ?, ?)",
+        PLAN_ACCEPTANCES,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -412,3 +412,60 @@ def test_unique_combination_counts_a_repeated_credit_share(build_world) -> None:
         )
     with pytest.raises(transform.TransformError, match=name):
         transform.build(settings, AS_OF, select=name)
+
+
+def _instalments_by_hand(start: date, total: int, n: int, weeks: int, payments: list) -> list:
+    """(instalment, due, amount, paid on, state) for a plan paid by `payments` (day, amount):
+    total / n down to the cent, the rest on the last; paid when the payments since the start
+    reach what is due through it; missed when unpaid more than 14 days (plan_broken_after_days)."""
+    cents = total * 100
+    amounts = [Decimal(cents // n) / 100] * (n - 1) + [Decimal(cents - cents // n * (n - 1)) / 100]
+    paid = sorted((day, amount) for day, amount in payments if start <= day < AS_OF)
+    rows, due_through = [], Decimal(0)
+    for k in range(1, n + 1):
+        due, due_through = start + timedelta(weeks=weeks * k), due_through + amounts[k - 1]
+        running = [(day, sum(a for _, a in paid[: i + 1])) for i, (day, _) in enumerate(paid)]
+        on = next((day for day, total_paid in running if total_paid >= due_through), None)
+        if on is not None:
+            state = "paid" if on <= due else "paid_late"
+        else:
+            state = "upcoming" if due >= AS_OF else "missed" if (AS_OF - due).days > 14 else "late"
+        rows.append((k, due, amounts[k - 1], on, state))
+    return rows
+
+
+def test_plan_instalments_and_adherence_match_a_direct_computation(settings: Settings) -> None:
+    """D1's accepted weekly plan (from 2026-01-01) is paid by P2 and P3, not by P1 before it;
+    D2's accepted plan got 50 of 300 before its landing plan PL1 started (the payments after
+    that count for PL1), so it broke at its first instalment; PL1 has nothing due yet."""
+    got: dict[str, list] = {}
+    for plan_id, *row in query(
+        settings,
+        "select plan_id, instalment, due_date, amount, paid_on, state "
+        "from marts.plan_instalments order by plan_id, instalment",
+    ):
+        got.setdefault(plan_id, []).append(tuple(row))
+    d1 = [(date(2026, 1, 10), Decimal(80)), (date(2026, 1, 25), Decimal(30))]
+    assert got == {
+        "PO-D1": _instalments_by_hand(date(2026, 1, 1), 100, 3, 1, d1),
+        "PO-D2": _instalments_by_hand(date(2026, 1, 5), 300, 3, 1, [(date(2026, 1, 20), 50)]),
+        "PL1": [
+            (1, date(2026, 3, 10), Decimal("50.00"), None, "upcoming"),
+            (2, date(2026, 4, 10), Decimal("50.00"), None, "upcoming"),
+            (3, date(2026, 5, 10), Decimal("50.00"), None, "upcoming"),
+        ],
+    }
+    assert [r[4] for r in got["PO-D1"]] == ["paid_late", "paid", "paid_late"]
+    assert [r[2] for r in got["PO-D1"]] == [Decimal("33.33"), Decimal("33.33"), Decimal("33.34")]
+    assert query(
+        settings,
+        "select plan_id, status, broken_instalment, broken_on from marts.plan_adherence order by 1",
+    ) == [
+        ("PL1", "kept", None, None),
+        ("PO-D1", "completed", None, None),
+        ("PO-D2", "broken", 1, date(2026, 1, 27)),
+    ]
+    # the kept plan suppresses D2; D1's completed plan suppresses nothing
+    assert query(settings, "select debtor_id, reason from marts.debtor_suppressions") == [
+        ("D2", "active_plan")
+    ]

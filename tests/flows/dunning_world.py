@@ -30,6 +30,8 @@ CANDIDATE = {
     "phone_ok": True,
     "suppression_reason": None,
 }
+# the columns that name a broken payment plan (set with a "broken_plan" override)
+BROKEN_PLAN = ("broken_plan_id VARCHAR", "broken_plan_date DATE", "broken_instalment INTEGER")
 CANDIDATE_DDL = """
     as_of DATE, debtor_id VARCHAR, currency VARCHAR, debtor_type VARCHAR, country VARCHAR,
     language VARCHAR, episode_start DATE, days_past_due INTEGER, amount_due DECIMAL(18,2),
@@ -43,6 +45,8 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     for schema in ("marts", "staging", "intermediate"):
         con.execute(f"create schema if not exists {schema}")
     con.execute(f"create or replace table marts.dunning_candidates ({CANDIDATE_DDL})")
+    for column in BROKEN_PLAN:
+        con.execute(f"alter table marts.dunning_candidates add column {column}")
     con.execute(
         "create or replace table staging.stg_billing__customer_versions (debtor_id VARCHAR, "
         "name VARCHAR, email VARCHAR, phone_mobile VARCHAR, street VARCHAR, postal_code VARCHAR, "
@@ -71,14 +75,20 @@ def candidates(con: duckdb.DuckDBPyConnection, as_of: date, debtors: dict[str, d
             row["episode_start"] = row["episode_start"] or due
             invoice = row.pop("invoice", f"INV-{debtor_id}-{n}")
             con.execute(
-                "insert into marts.dunning_candidates values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into marts.dunning_candidates by position values "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null)",
                 [as_of, debtor_id, row["currency"], row["debtor_type"], row["country"],
                  row["language"], row["episode_start"], row["days_past_due"], row["amount_due"],
                  invoice, row["disputed_amount"], row["disputed_invoice_ids"],
                  row["steps_taken"], row["last_step_date"], row["email_ok"], row["sms_ok"],
                  row["phone_ok"], row["suppression_reason"]],
             )  # fmt: skip
+            if row.get("broken_plan"):
+                con.execute(
+                    "update marts.dunning_candidates set broken_plan_id = ?, broken_plan_date = ?, "
+                    "broken_instalment = ? where debtor_id = ? and currency = ?",
+                    [*row["broken_plan"], debtor_id, row["currency"]],
+                )
             con.execute(
                 "delete from intermediate.int_invoices_settled where invoice_id = ?", [invoice]
             )

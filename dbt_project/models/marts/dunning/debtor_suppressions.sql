@@ -1,21 +1,29 @@
 -- The debtors who must be neither dunned nor sold at as_of, and why: deceased, bankrupt, in
 -- statutory debt restructuring (WSNP / collectieve schuldenregeling / gjeldsordning) or keeping
--- a payment plan, in that order. The one definition the dunning planner and the sale tape read.
+-- a payment plan (plan_adherence: a plan that is not broken, completed or cancelled), in that
+-- order. The one definition the dunning planner and the sale tape read.
 with features as (
     select * from {{ ref('debtor_features') }}
 ),
 
+kept_plans as (
+    select distinct debtor_id
+    from {{ ref('plan_adherence') }}
+    where status = 'kept'
+),
+
 final as (
     select
-        debtor_id,
-        as_of,
+        features.debtor_id,
+        features.as_of,
         case
             when coalesce(deceased, false) then 'deceased'
             when coalesce(bankrupt, false) then 'bankrupt'
             when coalesce(debt_restructuring, false) then 'debt_restructuring'
-            when coalesce(active_plan, false) then 'active_plan'
+            when kept_plans.debtor_id is not null then 'active_plan'
         end as reason
     from features
+    left join kept_plans on features.debtor_id = kept_plans.debtor_id
 )
 
 select * from final

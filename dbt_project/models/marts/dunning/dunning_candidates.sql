@@ -76,6 +76,18 @@ sale as (
     where offered_from < {{ as_of_date() }} and {{ as_of_date() }} <= offered_until
 ),
 
+broken_plans as (
+    -- the debtor's latest plan, when it broke during the current episode: the ladder resumes
+    -- and the next message says the arrangement lapsed
+    select plans.debtor_id, plans.plan_id, plans.start_date, plans.broken_instalment
+    from {{ ref('plan_adherence') }} as plans
+    inner join episodes
+        on plans.debtor_id = episodes.debtor_id and plans.start_date >= episodes.episode_start
+    qualify row_number() over (
+        partition by plans.debtor_id order by plans.start_date desc, plans.plan_id desc
+    ) = 1 and plans.status = 'broken'
+),
+
 sale_status as (
     select debtor_id, bool_or(reason = 'sold') as sold
     from sale
@@ -108,7 +120,10 @@ final as (
             when suppressions.reason is not null then suppressions.reason
             when list_contains(history.steps_taken, 'agency') then 'placed_with_agency'
             when positions.amount_due is null then 'disputed'
-        end as suppression_reason
+        end as suppression_reason,
+        broken_plans.plan_id as broken_plan_id,
+        broken_plans.start_date as broken_plan_date,
+        broken_plans.broken_instalment
     from positions
     inner join {{ ref('dim_debtors') }} as debtors on positions.debtor_id = debtors.debtor_id
     left join episodes on positions.debtor_id = episodes.debtor_id
@@ -117,6 +132,7 @@ final as (
     left join {{ ref('debtor_suppressions') }} as suppressions
         on positions.debtor_id = suppressions.debtor_id
     left join sale_status on positions.debtor_id = sale_status.debtor_id
+    left join broken_plans on positions.debtor_id = broken_plans.debtor_id
 )
 
 select * from final
