@@ -508,6 +508,7 @@ def cmd_tape_check_selection(args, settings):
     "Value the pools a sale would hold: keep, place or sell, price and reserve price.",
     as_of(BUILT),
     arg("--pool", help="only this pool (e.g. consumer-nl-eur)"),
+    arg("--report", action="store_true", help="also write the seller's report (HTML and PDF)"),
     human=summaries.valued,
 )
 def cmd_value(args, settings):
@@ -515,7 +516,7 @@ def cmd_value(args, settings):
     from debtflow.flows.value import valuation
 
     with session(settings) as con:
-        return valuation.value(con, settings, _built(args, settings), args.pool)
+        return valuation.value(con, settings, _built(args, settings), args.pool, args.report)
 
 
 @command(

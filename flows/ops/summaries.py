@@ -461,6 +461,7 @@ def valued(result: dict, args: Any) -> list[str]:
     return [
         *table(pools, columns, MAX_ROWS),
         f"As of {result['as_of']}; prices and reserve as % of face; terms {result['terms']}.",
+        *(f"Report: {path}" for path in result.get("report", [])),
     ]
 
 

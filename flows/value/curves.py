@@ -4,7 +4,7 @@ A segment's rate in month k after default is what the receivables observed that 
 over what they had open at its start. Where a segment saw too few receivables in a month
 (terms.min_support) the rate comes from the next coarser segment: without the grade, then the
 currency and placement alone, then the currency. Past the last month any level trusts (the
-book's history is finite), the mean rate of the last `tail_months` trusted months continues.
+book's history is finite), the rate of the last `tail_months` trusted months pooled continues.
 """
 
 from __future__ import annotations
@@ -42,27 +42,31 @@ def rates(curves: pd.DataFrame, segments: pd.DataFrame, months: int, min_support
     out = np.zeros((len(segments), months))
     for i, seg in enumerate(segments[list(KEYS)].itertuples(index=False)):
         key = dict(zip(KEYS, seg, strict=True))
-        rate = np.full(CURVE_MONTHS, np.nan)
+        recovered, opened = np.full(CURVE_MONTHS, np.nan), np.full(CURVE_MONTHS, np.nan)
         for keys, table in zip(LEVELS, levels, strict=True):
             found = table.get(tuple(key[k] for k in keys))
             if found is not None:
-                fill = np.isnan(rate) & (found[0] >= min_support)
-                rate[fill] = found[1][fill]
-        trusted = np.flatnonzero(~np.isnan(rate))
+                fill = np.isnan(opened) & (found[0] >= min_support)
+                recovered[fill], opened[fill] = found[1][fill], found[2][fill]
+        trusted = np.flatnonzero(~np.isnan(opened))
         if not len(trusted):
             raise DebtflowError(
                 f"no recovery history for currency {key['currency']}: marts.recovery_curves has "
                 f"fewer than {min_support} receivables observed in any month after default"
             )
-        last = trusted[-1]
-        tail = np.nanmean(rate[max(0, last - tail_months + 1) : last + 1])
+        rate = recovered / opened
+        # the tail: the last trusted months pooled, weighted by what was open (late months
+        # are few and lumpy: one debtor paying in full moves a month's rate a lot)
+        last = trusted[-tail_months:]
+        tail = recovered[last].sum() / opened[last].sum()
         rate = np.where(np.isnan(rate), tail, rate)  # holes and the months past the last
         out[i] = np.concatenate([rate, np.full(max(0, months - CURVE_MONTHS), tail)])[:months]
     return np.clip(out, 0, 1)
 
 
 def _level(curves: pd.DataFrame, keys: tuple[str, ...]) -> dict[tuple, tuple[np.ndarray, ...]]:
-    """Per segment of `keys`: receivables observed and the rate, per month 1..36."""
+    """Per segment of `keys`, per month 1..36: receivables observed, recovered, open at start
+    (support 0 where nothing was open)."""
     summed = curves.groupby([*keys, "month_after_default"], dropna=False)[
         ["receivables", "open_at_month_start", "recovered"]
     ].sum()
@@ -70,11 +74,10 @@ def _level(curves: pd.DataFrame, keys: tuple[str, ...]) -> dict[tuple, tuple[np.
     for seg, frame in summed.groupby(level=list(range(len(keys))), dropna=False):
         seg = seg if isinstance(seg, tuple) else (seg,)
         month = frame.index.get_level_values("month_after_default").to_numpy() - 1
-        support, rate = np.zeros(CURVE_MONTHS), np.full(CURVE_MONTHS, np.nan)
-        opened = frame["open_at_month_start"].astype(float).to_numpy()
+        support, recovered, opened = (np.zeros(CURVE_MONTHS) for _ in range(3))
         support[month] = frame["receivables"].to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate[month] = np.where(opened > 0, frame["recovered"].astype(float) / opened, np.nan)
-        support[np.isnan(rate)] = 0
-        table[seg] = (support, rate)
+        recovered[month] = frame["recovered"].astype(float).to_numpy()
+        opened[month] = frame["open_at_month_start"].astype(float).to_numpy()
+        support[opened <= 0] = 0
+        table[seg] = (support, recovered, opened)
     return table

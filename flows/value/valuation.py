@@ -21,6 +21,7 @@ import pandas as pd
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import PORTFOLIO_VALUATION, require_built
+from debtflow.flows.tape.report import write_valuation_report
 from debtflow.flows.tape.selection import selection
 from debtflow.flows.tape.tape import select_receivables
 from debtflow.flows.value import appraise, curves
@@ -44,10 +45,15 @@ def receivables(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date)
 
 
 def value(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, pool: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: date,
+    pool: str | None = None,
+    report: bool = False,
 ) -> dict:
     """Value every pool (or `pool`) as of `as_of`, record it in sale.portfolio_valuation (the
-    rows of the date and pool are replaced) and return it."""
+    rows of the date and pool are replaced) and return it; `report` also writes the seller's
+    valuation report (HTML and PDF) to the reports folder."""
     require_built(con, as_of)
     book = receivables(con, settings, as_of)
     if pool is not None:
@@ -60,7 +66,11 @@ def value(
     t = terms(settings)
     pools = appraise_book(book, curves.read(con, as_of), t)
     record(con, as_of, pools, t, pool)
-    return {"as_of": as_of.isoformat(), "terms": t.label, "pools": pools}
+    result = {"as_of": as_of.isoformat(), "terms": t.label, "pools": pools}
+    if report and pools:
+        written = write_valuation_report(result, settings.reports_dir)
+        result["report"] = [str(path) for path in written]
+    return result
 
 
 def appraise_book(book: pd.DataFrame, history: pd.DataFrame, t: Terms) -> list[dict]:

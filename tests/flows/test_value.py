@@ -54,7 +54,7 @@ def test_rates_are_the_curves_ratios_with_coarser_segments_and_a_tail_where_thin
     assert got[:2] == pytest.approx([0.1, 0.1])  # 100/1000, 90/900
     assert got[2] == pytest.approx(80 / 400)  # month 3: both grades, 35 receivables
     assert got[3] == pytest.approx(10 / 200)  # month 4: grade 7 alone is the segment's
-    tail = (80 / 400 + 10 / 200) / 2  # the mean of the last two trusted months
+    tail = (80 + 10) / (400 + 200)  # the last two trusted months, pooled
     assert got[4:] == pytest.approx([tail] * 36)
 
 

@@ -37,17 +37,21 @@ open_at_default as (
 ),
 
 placed as (
-    -- handed to a collection agency before as_of: an 'agency' step for the invoice, or for the
-    -- debtor without an invoice after the due date (fct_invoices' rule)
-    select distinct defaulted.invoice_id
+    -- handed to a collection agency before as_of, by fct_invoices' rule: an 'agency' step sent
+    -- for the invoice, or the debtor's first one without an invoice after its due date
+    select defaulted.invoice_id
     from defaulted
-    inner join {{ ref('stg_billing__contact_events') }} as events
-        on events.debtor_id = defaulted.debtor_id
-        and (events.invoice_id = defaulted.invoice_id
-            or (events.invoice_id is null
-                and events.occurred_date > defaulted.default_date - interval 90 day))
-    where events.step = 'agency' and events.event_type = 'sent'
-        and events.occurred_date < {{ as_of_date() }}
+    inner join (
+        select debtor_id, invoice_id, min(occurred_date) as handed_over_date
+        from {{ ref('stg_billing__contact_events') }}
+        where step = 'agency' and event_type = 'sent' and occurred_date < {{ as_of_date() }}
+        group by all
+    ) as handovers
+        on handovers.debtor_id = defaulted.debtor_id
+        and (handovers.invoice_id = defaulted.invoice_id
+            or (handovers.invoice_id is null
+                and handovers.handed_over_date > defaulted.default_date - interval 90 day))
+    group by defaulted.invoice_id
 ),
 
 scores as (
