@@ -16,6 +16,7 @@ import pytest
 from debtflow.flows.cli import parser
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.warehouse import ensure_schema
+from debtflow.flows.tape.report import write_valuation_report
 from debtflow.flows.value import appraise, curves, valuation
 from debtflow.flows.value.terms import DEFAULT_TERMS, load, monthly
 
@@ -174,3 +175,23 @@ def test_the_value_command_takes_a_date_a_pool_and_json():
         "a-eur",
         True,
     )
+
+
+def test_the_sellers_report_shows_every_pool_its_decision_and_sensitivity(tmp_path):
+    curve = history([(0, p, m, 50, 1000.0, 80.0) for p in (False, True) for m in range(1, 37)])
+    book = pd.DataFrame(
+        [
+            {"pool": pool, "invoice_id": f"I{i}", **SEGMENT, "grade": 0,
+             "placed_with_agency": False, "months_since_default": 13, "face": 100.0,
+             "p_collect_30d": None}
+            for i, pool in enumerate(["a-eur", "b-eur"])
+        ]
+    )  # fmt: skip
+    pools = valuation.appraise_book(book, curve, TERMS)
+    html, pdf = write_valuation_report({"as_of": "2026-11-20", "pools": pools}, tmp_path)
+    text = html.read_text(encoding="utf-8")
+    assert text.count("<img") == 2  # the NPV bars and the expected curves
+    for pool in pools:
+        assert f"Sensitivity: {pool['pool']}" in text
+        assert f"{pool['reserve_share']:.1%}" in text
+    assert pdf.read_bytes().startswith(b"%PDF")
