@@ -412,3 +412,31 @@ def test_the_selection_names_the_key_that_is_wrong(tmp_path):
     assert "exclusions: Value error, say `exclude` or `pool` for ['offered_for_sale']" in str(
         raised.value
     )
+
+
+def test_the_valuation_values_the_pools_the_tapes_would_hold(con, settings):
+    from debtflow.flows.value import valuation
+
+    expected = selected(con)
+    result = valuation.value(con, settings, AS_OF)
+    # pooled as the tapes are (this test's selection pools by currency; agency kept apart)
+    assert {p["pool"] for p in result["pools"]} <= {
+        "eur",
+        "nok",
+        "placed_with_agency-eur",
+        "placed_with_agency-nok",
+    }
+    assert sum(p["receivables"] for p in result["pools"]) == len(expected)
+    for currency, rows in expected.groupby("currency"):
+        valued = [p for p in result["pools"] if p["currency"] == currency]
+        principal = sum(
+            Decimal(str(v)).quantize(Decimal("0.01")) for v in rows["principal_balance"]
+        )
+        assert sum(p["face_value"] for p in valued) == principal
+    for p in result["pools"]:
+        assert 0 < p["expected_recovery_12m"] <= p["expected_recovery_36m"] <= p["face_value"]
+        assert p["recommendation"] in ("keep", "place", "sell")
+    recorded = con.execute(
+        "select count(*), sum(receivables) from sale.portfolio_valuation where as_of = ?", [AS_OF]
+    ).fetchone()
+    assert recorded == (len(result["pools"]), len(expected))
