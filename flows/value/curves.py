@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 
 from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.warehouse import table_columns
 
+CURVES = "marts.recovery_curves"
 CURVE_MONTHS = 36
 # finest first; each a segment of the receivable's keys
 LEVELS = (
@@ -26,9 +28,14 @@ KEYS = LEVELS[0]
 
 
 def read(con, as_of) -> pd.DataFrame:
+    if not table_columns(con, CURVES):
+        raise DebtflowError(
+            f"no {CURVES} in the warehouse: run `debtflow transform --as-of {as_of}` with this "
+            "version of debtflow first"
+        )
     return con.execute(
         "select currency, debtor_type, country, grade, placed_with_agency, month_after_default,"
-        " receivables, open_at_month_start, recovered from marts.recovery_curves"
+        f" receivables, open_at_month_start, recovered from {CURVES}"
         " where as_of = ?",
         [as_of],
     ).df()
