@@ -40,7 +40,7 @@ COMMANDS: dict[str, Command] = {}
 # Commands that may start a new home (the first ingest creates the warehouse); every other
 # command reads an existing one and refuses a home without a warehouse.
 STARTS_A_HOME = {"simulate", "ingest", "run", "backfill", "demo", "doctor"}
-NEEDS_NO_HOME = {"dunning check-policy", "tape check-selection"}
+NEEDS_NO_HOME = {"dunning check-policy", "tape check-selection", "value check-terms"}
 BUILT = "the date the warehouse was last built for"
 MODELS = ("collectability", "late_payment")
 
@@ -528,6 +528,48 @@ def cmd_tape_check_selection(args, settings):
 
 
 @command(
+    "value",
+    "Value the pools a sale would hold: keep, place or sell, price and reserve price.",
+    as_of(BUILT),
+    arg("--pool", help="only this pool (e.g. consumer-nl-eur)"),
+    arg("--report", action="store_true", help="also write the seller's report (HTML and PDF)"),
+    human=summaries.valued,
+)
+def cmd_value(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.value import valuation
+
+    with session(settings) as con:
+        return valuation.value(con, settings, _built(args, settings), args.pool, args.report)
+
+
+@command(
+    "value backtest",
+    "Value as of a past date and compare with what was paid in the months after.",
+    as_of(BUILT),
+    arg("--months", type=int, default=12, help="months after --as-of compared (default 12)"),
+    human=summaries.value_backtested,
+)
+def cmd_value_backtest(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.value import backtest
+
+    with session(settings) as con:
+        return backtest.backtest(con, settings, _built(args, settings), args.months)
+
+
+@command(
+    "value check-terms",
+    "Validate a valuation terms file (costs, fees, rates); say which key is wrong and why.",
+    arg("file", type=Path),
+)
+def cmd_value_check_terms(args, settings):
+    from debtflow.flows.value import terms
+
+    return {"file": str(args.file), "valid": True, "version": terms.load(args.file).label}
+
+
+@command(
     "feedback ingest",
     "Load a buyer's feedback file (new or invalid contact data, outcomes) into the warehouse.",
     arg("file", type=Path),
@@ -680,6 +722,7 @@ GROUPS = {  # the help of a command whose actions are sub-commands
     "tape": "Debt-sale data tapes: build, list, show, mark-sold, full.",
     "feedback": "Debt buyers' feedback files.",
     "plans": "Payment plans: offers accepted through a reply file.",
+    "value": "Value the pools a sale would hold: keep, place or sell, price and reserve price.",
     "dunning": "Plan the day's dunning actions, then send what may go out now.",
     "experiments": "A/B tests of the dunning policy: list them, report one.",
     "run": "Run a deployable flow here, as its deployment runs it (infra/prefect.yaml).",

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     tape_selection: Path | None = Field(
         None, description="YAML sale selection (flows/tape/selection.yml is the default)."
     )
+    value_terms: Path | None = Field(
+        None,
+        description="YAML costs, fees and discount rates of `debtflow value` "
+        "(flows/value/terms.yml is the default).",
+    )
     duckdb_memory_limit: str = Field(
         default_factory=_half_the_memory,
         description="DuckDB memory cap (e.g. 8GiB); beyond it, work spills to disk. "

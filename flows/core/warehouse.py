@@ -40,6 +40,7 @@ TAPES = f"{SALE}.tapes"
 TAPE_RECEIVABLES = f"{SALE}.tape_receivables"
 SOLD = f"{SALE}.sold_receivables"
 BUYER_FEEDBACK = f"{SALE}.buyer_feedback"
+PORTFOLIO_VALUATION = f"{SALE}.portfolio_valuation"
 RUN_LOG = f"{OPS}.run_log"
 STAGE_LOG = f"{OPS}.stage_log"
 # dbt's marts that Python reads: the day's features per debtor, and who must be neither dunned
@@ -117,6 +118,16 @@ OWN_TABLES = {
         debtor_id VARCHAR NOT NULL, invoice_id VARCHAR, reported_on DATE, email VARCHAR,
         phone_mobile VARCHAR, email_invalid BOOLEAN, phone_invalid BOOLEAN, outcome VARCHAR,
         amount DECIMAL(18,2), loaded_at TIMESTAMP, PRIMARY KEY (file_name, line_number)""",
+    # what each pool is worth kept, placed or sold per as_of (`debtflow value`; flows/value)
+    PORTFOLIO_VALUATION: """
+        as_of DATE NOT NULL, pool VARCHAR NOT NULL, currency VARCHAR, receivables BIGINT,
+        face_value DECIMAL(18,2), expected_recovery_12m DECIMAL(18,2),
+        expected_recovery_36m DECIMAL(18,2), price DECIMAL(18,2), price_share DOUBLE,
+        price_share_low DOUBLE, price_share_high DOUBLE, npv_keep DECIMAL(18,2),
+        npv_place DECIMAL(18,2), npv_sell DECIMAL(18,2), reserve_price DECIMAL(18,2),
+        reserve_share DOUBLE, recommendation VARCHAR, material BOOLEAN, sensitivity VARCHAR,
+        buyer_discount_rate DOUBLE, seller_discount_rate DOUBLE, terms_version VARCHAR,
+        valued_at TIMESTAMP, PRIMARY KEY (as_of, pool)""",
     # summary: the run's record as JSON (stage digests, seconds, the failed stage): counts only
     RUN_LOG: """
         as_of DATE NOT NULL, flow VARCHAR NOT NULL, status VARCHAR NOT NULL,

@@ -482,6 +482,54 @@ def selection_checked(result: dict, args: Any) -> list[str]:
     return [f"{result['file']} is valid (version {result['version']})."]
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def valued(result: dict, args: Any) -> list[str]:
+    """`debtflow value`: per pool the face, price with its interval, the three NPVs, the call."""
+    pools = result["pools"]
+    if not pools:
+        return [f"Nothing to value as of {result['as_of']}: no receivable meets the selection."]
+    columns = [
+        ("POOL", "pool"),
+        ("N", "receivables"),
+        ("FACE", lambda p: amount(p["face_value"], p["currency"])),
+        ("PRICE", lambda p: _share(p["price_share"])),
+        ("INTERVAL", lambda p: f"{_share(p['price_share_low'])}-{_share(p['price_share_high'])}"),
+        ("KEEP", lambda p: amount(p["npv_keep"], p["currency"])),
+        ("PLACE", lambda p: amount(p["npv_place"], p["currency"])),
+        ("SELL", lambda p: amount(p["npv_sell"], p["currency"])),
+        ("RESERVE", lambda p: _share(p["reserve_share"])),
+        ("DECISION", lambda p: p["recommendation"] + ("" if p["material"] else " (close)")),
+    ]
+    return [
+        *table(pools, columns, MAX_ROWS),
+        f"As of {result['as_of']}; prices and reserve as % of face; terms {result['terms']}.",
+        *(f"Report: {path}" for path in result.get("report", [])),
+    ]
+
+
+def value_backtested(result: dict, args: Any) -> list[str]:
+    columns = [
+        ("POOL", "pool"),
+        ("N", "receivables"),
+        ("PREDICTED", lambda p: amount(p["predicted_recovery"], p["currency"])),
+        ("REALISED", lambda p: amount(p["realised_recovery"], p["currency"])),
+        ("ERROR", lambda p: _share(p["recovery_error"])),
+        ("PRICE ERROR", lambda p: _share(p["price_error"])),
+        ("SELL", lambda p: "yes" if p["sell_predicted"] else "no"),
+        ("RIGHT", lambda p: ("yes" if p["decision_right"] else "no") if p["material"] else "-"),
+    ]
+    n = len(result["pools"])
+    return [
+        *table(result["pools"], columns, MAX_ROWS),
+        f"{result['months']} months after {result['as_of']}: {result['within_tolerance']} of "
+        f"{plural(n, 'pool')} within 15% of the realised recovery; keep-or-sell right for "
+        f"{result['decisions_right']} of the {result['decisions_judged']} material ones.",
+    ]
+
+
 def feedback_loaded(result: dict, args: Any) -> list[str]:
     return [
         f"Loaded {plural(result['rows'], 'feedback row')} from {result['file']}"

@@ -843,3 +843,160 @@ def write_report(
     html_path.write_text(render_html(content), encoding="utf-8")
     pdf_path.write_bytes(render_pdf(content))
     return [html_path, pdf_path]
+
+
+# --- the valuation (`debtflow value --report`): the seller's, never on a bidder tape ----------
+
+VALUATION_NOTE = (
+    "What each pool is worth to the seller kept in house, placed with a collection agency or "
+    "sold, from the book's own recovery curves and the collectability model (flows/value). Prices "
+    "and the reserve price are shares of face value (the principal open today); the reserve is "
+    "the price below which keeping or placing is worth more. This report is the seller's: the "
+    "reserve must not reach a bidder, so the bidder tape's report leaves it out."
+)
+SENSITIVITY_NOTE = (
+    "The price as a share of face at each buyer's discount rate (annual, discounted monthly) and "
+    "haircut on the expected recoveries."
+)
+
+
+def valuation_sections(result: dict) -> list[Section]:
+    """The valuation as report sections: the decision per pool with its chart, the expected
+    recovery curves, and a sensitivity table per pool."""
+    pools = result["pools"]
+    head = ("Pool", "Receivables", "Face", "Recovery 12m", "Price", "Interval", "Keep", "Place",
+            "Sell", "Reserve", "Decision")  # fmt: skip
+    rows = [
+        (
+            p["pool"],
+            _count(p["receivables"]),
+            f"{p['currency']} {_money(p['face_value'])}",
+            _money(p["expected_recovery_12m"]),
+            f"{p['price_share']:.1%}",
+            f"{p['price_share_low']:.1%}-{p['price_share_high']:.1%}",
+            _money(p["npv_keep"]),
+            _money(p["npv_place"]),
+            _money(p["npv_sell"]),
+            f"{p['reserve_share']:.1%}",
+            p["recommendation"] + ("" if p["material"] else " (close)"),
+        )
+        for p in pools
+    ]
+    decision = Section(
+        "Keep, place or sell",
+        [Block("", Table(head, rows, (False,) + (True,) * 9 + (False,)))],
+        _npv_chart(pools),
+        "Net present value of keeping, placing and selling per pool, as a share of face",
+    )
+    curves = Section(
+        "Expected recoveries",
+        [],
+        _expected_chart(pools),
+        "Expected cumulative recovery per pool as a share of face, month by month",
+    )
+    sensitivity = [
+        Section(f"Sensitivity: {p['pool']}", [Block("", _sensitivity_table(p))]) for p in pools
+    ]
+    return [decision, curves, *sensitivity]
+
+
+def _sensitivity_table(pool: dict) -> Table:
+    grid = pd.DataFrame(pool["sensitivity"])
+    haircuts = sorted(grid["haircut"].unique())
+    head = ("Discount rate", *(f"haircut {h:.0%}" for h in haircuts))
+    rows = [
+        (f"{rate:.0%}", *(f"{v:.1%}" for v in rows.sort_values("haircut")["price_share"]))
+        for rate, rows in grid.groupby("discount_rate", sort=True)
+    ]
+    return Table(head, rows, (False,) + (True,) * len(haircuts))
+
+
+def _npv_chart(pools: list[dict]) -> bytes:
+    """Bars per pool of keep, place and sell as a share of face (comparable across currencies),
+    with the reserve and the price as ticks."""
+    fig, (ax,) = _panels(1, columns=1, height=max(2.4, 0.35 * len(pools) + 1))
+    y = np.arange(len(pools))
+    for i, (option, colour) in enumerate(
+        (("keep", COLOUR), ("place", "#9bbb59"), ("sell", LINE_COLOUR))
+    ):
+        shares = [float(p[f"npv_{option}"]) / float(p["face_value"]) for p in pools]
+        ax.barh(y + (i - 1) * 0.27, shares, height=0.27, color=colour, label=option)
+    ax.scatter([p["reserve_share"] for p in pools], y, marker="|", s=200, color="black",
+               label="reserve price", zorder=3)  # fmt: skip
+    ax.set_yticks(y, [p["pool"] for p in pools], fontsize=7)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("net present value / face value", fontsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return png(fig)
+
+
+def _expected_chart(pools: list[dict]) -> bytes:
+    fig, (ax,) = _panels(1, columns=1, height=2.8)
+    for p in pools:
+        cumulative = np.cumsum(p["curve"]) / float(p["face_value"])
+        ax.plot(np.arange(1, len(cumulative) + 1), cumulative, linewidth=1.2, label=p["pool"])
+    ax.set_xlabel("month from the valuation date", fontsize=7)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel("expected recovery / face", fontsize=7)
+    ax.set_ylim(bottom=0)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6, ncol=2)
+    return png(fig)
+
+
+VALUATION_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<style>
+body{font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#111;max-width:60rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #999;margin-top:2rem}
+table{border-collapse:collapse;margin:.3rem 0 .8rem;font-size:.85rem}
+th,td{border:1px solid #bbb;padding:2px 7px;text-align:left}th{background:#eee}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;height:auto}
+</style></head><body>
+<h1>{{ title }}</h1>
+<p>{{ note }}</p>
+{% for s in sections %}<h2>{{ s.title }}</h2>
+{% if loop.index0 == 2 %}<p>{{ sensitivity_note }}</p>{% endif %}
+{% for b in s.blocks %}<table><thead><tr>{% for h in b.table.head %}<th{% if b.table.right[loop.index0] %} class="n"{% endif %}>{{ h }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in b.table.rows %}<tr>{% for v in row %}<td{% if b.table.right[loop.index0] %} class="n"{% endif %}>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table>{% endfor %}
+{% if s.chart %}<img alt="{{ s.chart_alt }}" src="data:image/png;base64,{{ s.chart | b64 }}">{% endif %}
+{% endfor %}</body></html>
+"""
+
+
+def write_valuation_report(result: dict, out_dir: Path) -> list[Path]:
+    """out_dir/valuation-<as_of>.html and .pdf of a `debtflow value` result."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = f"Portfolio valuation as of {result['as_of']}"
+    sections = valuation_sections(result)
+    env = Environment(autoescape=True, undefined=StrictUndefined)
+    env.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
+    html = env.from_string(VALUATION_HTML).render(
+        title=title, note=VALUATION_NOTE, sensitivity_note=SENSITIVITY_NOTE, sections=sections
+    )
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.core_fonts_encoding = "windows-1252"
+    pdf.set_creation_date(datetime.combine(date.fromisoformat(result["as_of"]), time(), tzinfo=UTC))
+    pdf.set_title(title)
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(True, margin=BOTTOM)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(WIDTH, 9, _latin(title), new_x="LMARGIN", new_y="NEXT")
+    _paragraph(pdf, VALUATION_NOTE)
+    for section in sections[:2]:
+        _heading(pdf, section.title)
+        _section(pdf, section, heading=False)
+    _heading(pdf, "Sensitivity")
+    _paragraph(pdf, SENSITIVITY_NOTE)
+    for section in sections[2:]:
+        _section(pdf, section)
+    stem = out_dir / f"valuation-{result['as_of']}"
+    html_path, pdf_path = stem.with_suffix(".html"), stem.with_suffix(".pdf")
+    html_path.write_text(html, encoding="utf-8")
+    pdf_path.write_bytes(bytes(pdf.output()))
+    return [html_path, pdf_path]

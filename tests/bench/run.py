@@ -399,6 +399,23 @@ def stage_tape() -> dict:
     }
 
 
+def stage_valuation() -> dict:
+    """Value every pool of the simulated world after stage transform: the sale selection, the
+    recovery curves' rates, bootstrap and sensitivity, written to sale.portfolio_valuation."""
+    from debtflow.flows.core.settings import get_settings
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.value import valuation
+
+    _world_env()
+    settings = get_settings()
+    with session(settings) as con:
+        result = valuation.value(con, settings, AS_OF)
+    return {
+        "pools": len(result["pools"]),
+        "receivables": sum(p["receivables"] for p in result["pools"]),
+    }
+
+
 STAGES = {
     "simulate": stage_simulate,
     "ingest_world": stage_ingest_world,
@@ -412,6 +429,7 @@ STAGES = {
     "small_books": stage_small_books,
     "dunning": stage_dunning,
     "tape": stage_tape,
+    "valuation": stage_valuation,
 }
 
 

@@ -412,3 +412,76 @@ def test_the_selection_names_the_key_that_is_wrong(tmp_path):
     assert "exclusions: Value error, say `exclude` or `pool` for ['offered_for_sale']" in str(
         raised.value
     )
+
+
+def test_the_valuation_values_the_pools_the_tapes_would_hold(con, settings):
+    from debtflow.flows.value import valuation
+
+    expected = selected(con)
+    result = valuation.value(con, settings, AS_OF)
+    # pooled as the tapes are (this test's selection pools by currency; agency kept apart)
+    assert {p["pool"] for p in result["pools"]} <= {
+        "eur",
+        "nok",
+        "placed_with_agency-eur",
+        "placed_with_agency-nok",
+    }
+    assert sum(p["receivables"] for p in result["pools"]) == len(expected)
+    for currency, rows in expected.groupby("currency"):
+        valued = [p for p in result["pools"] if p["currency"] == currency]
+        principal = sum(
+            Decimal(str(v)).quantize(Decimal("0.01")) for v in rows["principal_balance"]
+        )
+        assert sum(p["face_value"] for p in valued) == principal
+    for p in result["pools"]:
+        assert 0 < p["expected_recovery_12m"] <= p["expected_recovery_36m"] <= p["face_value"]
+        assert p["recommendation"] in ("keep", "place", "sell")
+    recorded = con.execute(
+        "select count(*), sum(receivables) from sale.portfolio_valuation where as_of = ?", [AS_OF]
+    ).fetchone()
+    assert recorded == (len(result["pools"]), len(expected))
+
+
+def whole_months(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
+
+
+def test_recovery_curves_equal_a_direct_computation_from_the_ledger(con):
+    """Per currency and month after default: receivables observed, their face at default, what
+    was open at the month's start and what was paid in it, counted receivable by receivable."""
+    invoices = con.execute(
+        "select invoice_id, currency, amount, cast(due_date + 90 as date) as default_date"
+        " from staging.stg_billing__invoices where document_type = 'invoice'"
+        " and due_date + 90 < ?",
+        [AS_OF],
+    ).fetchall()
+    shares: dict[str, list] = {}
+    for invoice_id, source, amount, applied in con.execute(
+        "select invoice_id, source, allocated_amount, applied_date from intermediate.int_ledger"
+        " where applied_date < ? and invoice_id is not null",
+        [AS_OF],
+    ).fetchall():
+        shares.setdefault(invoice_id, []).append((source, amount, applied))
+    expected: dict[tuple, list] = {}
+    for invoice_id, currency, amount, default in invoices:
+        mine = shares.get(invoice_id, [])
+        face = amount - sum(a for _, a, d in mine if d < default)
+        observed = min(36, whole_months(default, AS_OF))
+        if face <= 0 or observed < 1:
+            continue
+        by_month = [(whole_months(default, d) + 1, s, a) for s, a, d in mine if d >= default]
+        for month in range(1, observed + 1):
+            row = expected.setdefault((currency, month), [0, Decimal(0), Decimal(0), Decimal(0)])
+            row[0] += 1
+            row[1] += face
+            row[2] += face - sum(a for m, _, a in by_month if m < month)
+            row[3] += sum(a for m, s, a in by_month if m == month and s == "payment")
+    got = con.execute(
+        "select currency, month_after_default, sum(receivables), sum(face_at_default),"
+        " sum(open_at_month_start), sum(recovered) from marts.recovery_curves"
+        " group by 1, 2 order by 1, 2"
+    ).fetchall()
+    assert len(got) > 20
+    assert [(c, m, n, f, o, r) for c, m, n, f, o, r in got] == [
+        (c, m, *expected[(c, m)]) for c, m in sorted(expected)
+    ]

@@ -1,0 +1,127 @@
+"""The valuation against what happened: value the pools as of a past date (the marts built for
+it), then compare with what the ledger applied to the same receivables in the months after - on
+a simulated world, the simulator's debtors' own later payments, loaded with the rest.
+
+Per pool: predicted and realised recovery over `months`, their relative error, and the buyer's
+price predicted and realised (the months seen paid as they were, the months after predicted from
+the balance actually left). Keep-or-sell is right when selling at the predicted price beats the
+better of keeping and placing both as predicted and as realised; it is judged where the realised
+difference is material (terms.material_share of face).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import require_built
+from debtflow.flows.value import appraise, curves, valuation
+from debtflow.flows.value.terms import terms
+
+TOLERANCE = 0.15  # the quality bar: predicted recovery within 15% of the realised, per pool
+
+
+def realised(con: duckdb.DuckDBPyConnection, book: pd.DataFrame, as_of: date,
+             months: int) -> pd.DataFrame:  # fmt: skip
+    """Payments applied to `book`'s receivables per month after as_of (1..months)."""
+    (latest,) = con.execute("select max(applied_date) from intermediate.int_ledger").fetchone()
+    end = pd.Timestamp(as_of) + pd.DateOffset(months=months)
+    if latest is None or pd.Timestamp(latest) < end - pd.Timedelta(days=7):
+        raise DebtflowError(
+            f"the ledger ends {latest}: a backtest of {months} months from {as_of} needs the "
+            f"payments to {end.date()} loaded (ingest the later batches first)"
+        )
+    con.register("valued_ids", book[["invoice_id", "pool"]])
+    try:
+        return con.execute(
+            "select v.pool, date_diff('month', $as_of, l.applied_date)"
+            " - case when day(l.applied_date) < day($as_of) then 1 else 0 end + 1 as month,"
+            " sum(l.allocated_amount)::double as paid"
+            " from intermediate.int_ledger l join valued_ids v using (invoice_id)"
+            " where l.source = 'payment' and l.applied_date >= $as_of"
+            " and l.applied_date < $as_of + to_months($months) group by all",
+            {"as_of": as_of, "months": months},
+        ).df()
+    finally:
+        con.unregister("valued_ids")
+
+
+def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+             months: int = 12) -> dict:  # fmt: skip
+    """Per pool, the valuation as of `as_of` against the `months` after it."""
+    require_built(con, as_of)
+    t = terms(settings)
+    if months >= t.horizon_months:
+        raise DebtflowError(f"backtest months ({months}) must be below horizon_months")
+    book = valuation.receivables(con, settings, as_of)
+    pools = valuation.pools_of(book, curves.read(con, as_of), t)
+    paid = realised(con, book, as_of, months)
+    rows = []
+    for name, frame in book.groupby("pool", sort=True):
+        monthly = np.zeros(months)
+        seen = paid[paid["pool"] == name]
+        monthly[seen["month"].to_numpy(int) - 1] = seen["paid"].to_numpy(float)
+        rows.append(_compare(name, frame, pools[name], monthly, t))
+    judged = [r for r in rows if r["material"]]
+    return {
+        "as_of": as_of.isoformat(),
+        "months": months,
+        "pools": rows,
+        "within_tolerance": sum(
+            r["recovery_error"] is not None and abs(r["recovery_error"]) <= TOLERANCE for r in rows
+        ),
+        "decisions_judged": len(judged),
+        "decisions_right": sum(r["decision_right"] for r in judged),
+    }
+
+
+def _compare(name: str, frame: pd.DataFrame, pool: appraise.Pool, paid: np.ndarray,
+             t) -> dict:  # fmt: skip
+    c = valuation.costs(t, frame["currency"].iat[0])
+    months = len(paid)
+    cash, open_share = appraise.keeping_cash(pool)
+    predicted = cash.sum(axis=0)
+    face = float(pool.face.sum())
+    left = face - predicted[:months].sum()
+    after = (face - paid.sum()) / left if left > 0 else 1.0
+    actual = np.concatenate([paid, predicted[months:] * after])  # seen, then the rest predicted
+    opened = open_share.sum(axis=0)
+    placed = bool(pool.placed.all())
+    fee = c.agency_fee_share if placed else 0.0
+    cost = 0.0 if placed else c.in_house_per_month
+    seller = appraise.discount(len(actual), c.seller_rate)
+    buyer = appraise.discount(len(actual), c.buyer_rate)
+    values = appraise.npv(pool, c)
+    keep_then = float((actual * (1 - fee) - cost * opened) @ seller)
+    place_then = values["place"] * (actual.sum() / predicted.sum() if predicted.sum() else 1.0)
+    price = appraise.price(pool, c)
+    price_then = max(0.0, float((actual - c.buyer_per_month * opened) @ buyer))
+    sell = values["sell"]
+    hold, hold_then = max(values["keep"], values["place"]), max(keep_then, place_then)
+    expected = float(predicted[:months].sum())
+    return {
+        "pool": name,
+        "currency": frame["currency"].iat[0],
+        "receivables": len(frame),
+        "face_value": round(face, 2),
+        "predicted_recovery": round(expected, 2),
+        "realised_recovery": round(float(paid.sum()), 2),
+        "recovery_error": _error(expected, float(paid.sum())),
+        "price": round(price, 2),
+        "realised_price": round(price_then, 2),
+        "price_error": _error(price, price_then),
+        "sell_predicted": bool(sell > hold),
+        "sell_realised": bool(sell > hold_then),
+        "decision_right": bool((sell > hold) == (sell > hold_then)),
+        "material": bool(abs(sell - hold_then) >= t.material_share * face),
+    }
+
+
+def _error(predicted: float, actual: float) -> float | None:
+    """predicted / actual - 1; None when nothing actually came in."""
+    return round(predicted / actual - 1, 4) if actual else None

@@ -1,0 +1,90 @@
+"""Monthly recovery rates per segment from the book's curves (marts.recovery_curves).
+
+A segment's rate in month k after default is what the receivables observed that month recovered
+over what they had open at its start. Where a segment saw too few receivables in a month
+(terms.min_support) the rate comes from the next coarser segment: without the grade, then the
+currency and placement alone, then the currency. Past the last month any level trusts (the
+book's history is finite), the rate of the last `tail_months` trusted months pooled continues.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.warehouse import table_columns
+
+CURVES = "marts.recovery_curves"
+CURVE_MONTHS = 36
+# finest first; each a segment of the receivable's keys
+LEVELS = (
+    ("currency", "debtor_type", "country", "grade", "placed_with_agency"),
+    ("currency", "debtor_type", "country", "placed_with_agency"),
+    ("currency", "placed_with_agency"),
+    ("currency",),
+)
+KEYS = LEVELS[0]
+
+
+def read(con, as_of) -> pd.DataFrame:
+    if not table_columns(con, CURVES):
+        raise DebtflowError(
+            f"no {CURVES} in the warehouse: run `debtflow transform --as-of {as_of}` with this "
+            "version of debtflow first"
+        )
+    return con.execute(
+        "select currency, debtor_type, country, grade, placed_with_agency, month_after_default,"
+        f" receivables, open_at_month_start, recovered from {CURVES}"
+        " where as_of = ?",
+        [as_of],
+    ).df()
+
+
+def rates(curves: pd.DataFrame, segments: pd.DataFrame, months: int, min_support: int,
+          tail_months: int) -> np.ndarray:  # fmt: skip
+    """Monthly recovery rates, shape (len(segments), months): row i for the segment in row i of
+    `segments` (columns KEYS), column k-1 for month k after default."""
+    levels = [_level(curves, keys) for keys in LEVELS]
+    out = np.zeros((len(segments), months))
+    for i, seg in enumerate(segments[list(KEYS)].itertuples(index=False)):
+        key = dict(zip(KEYS, seg, strict=True))
+        recovered, opened = np.full(CURVE_MONTHS, np.nan), np.full(CURVE_MONTHS, np.nan)
+        for keys, table in zip(LEVELS, levels, strict=True):
+            found = table.get(tuple(key[k] for k in keys))
+            if found is not None:
+                fill = np.isnan(opened) & (found[0] >= min_support)
+                recovered[fill], opened[fill] = found[1][fill], found[2][fill]
+        trusted = np.flatnonzero(~np.isnan(opened))
+        if not len(trusted):
+            raise DebtflowError(
+                f"no recovery history for currency {key['currency']}: marts.recovery_curves has "
+                f"fewer than {min_support} receivables observed in any month after default"
+            )
+        rate = recovered / opened
+        # the tail: the last trusted months pooled, weighted by what was open (late months
+        # are few and lumpy: one debtor paying in full moves a month's rate a lot)
+        last = trusted[-tail_months:]
+        tail = recovered[last].sum() / opened[last].sum()
+        rate = np.where(np.isnan(rate), tail, rate)  # holes and the months past the last
+        out[i] = np.concatenate([rate, np.full(max(0, months - CURVE_MONTHS), tail)])[:months]
+    return np.clip(out, 0, 1)
+
+
+def _level(curves: pd.DataFrame, keys: tuple[str, ...]) -> dict[tuple, tuple[np.ndarray, ...]]:
+    """Per segment of `keys`, per month 1..36: receivables observed, recovered, open at start
+    (support 0 where nothing was open)."""
+    summed = curves.groupby([*keys, "month_after_default"], dropna=False)[
+        ["receivables", "open_at_month_start", "recovered"]
+    ].sum()
+    table = {}
+    for seg, frame in summed.groupby(level=list(range(len(keys))), dropna=False):
+        seg = seg if isinstance(seg, tuple) else (seg,)
+        month = frame.index.get_level_values("month_after_default").to_numpy() - 1
+        support, recovered, opened = (np.zeros(CURVE_MONTHS) for _ in range(3))
+        support[month] = frame["receivables"].to_numpy()
+        recovered[month] = frame["recovered"].astype(float).to_numpy()
+        opened[month] = frame["open_at_month_start"].astype(float).to_numpy()
+        support[opened <= 0] = 0
+        table[seg] = (support, recovered, opened)
+    return table

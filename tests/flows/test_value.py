@@ -1,0 +1,197 @@
+"""Keep, place or sell on hand-made curves and pools: the rates are the curves' own ratios, the
+cash is the balance paid down at those rates, a placement whose fee eats its gain is not chosen,
+and prices and the reserve fall as the discount rates rise. (The curves themselves are built by
+dbt; their unit test is in dbt_project/models/marts/sale/_sale__models.yml.)"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from debtflow.flows.cli import parser
+from debtflow.flows.core.errors import DebtflowError
+from debtflow.flows.core.warehouse import ensure_schema
+from debtflow.flows.tape.report import write_valuation_report
+from debtflow.flows.value import appraise, curves, valuation
+from debtflow.flows.value.terms import DEFAULT_TERMS, load, monthly
+
+TERMS = load(DEFAULT_TERMS)
+SEGMENT = {"currency": "EUR", "debtor_type": "consumer", "country": "NL"}
+
+
+def history(rows: list[tuple]) -> pd.DataFrame:
+    """recovery_curves rows: (grade, placed, month, receivables, open, recovered)."""
+    return pd.DataFrame(
+        [
+            {**SEGMENT, "grade": g, "placed_with_agency": p, "month_after_default": m,
+             "receivables": n, "open_at_month_start": o, "recovered": r}
+            for g, p, m, n, o, r in rows
+        ]
+    )  # fmt: skip
+
+
+def segment(grade: int, placed: bool) -> pd.DataFrame:
+    return pd.DataFrame([{**SEGMENT, "grade": grade, "placed_with_agency": placed}])
+
+
+def test_rates_are_the_curves_ratios_with_coarser_segments_and_a_tail_where_thin():
+    curve = history(
+        [
+            # grade 3: well observed in months 1-2, thin in month 3
+            (3, False, 1, 40, 1000.0, 100.0),
+            (3, False, 2, 35, 900.0, 90.0),
+            (3, False, 3, 5, 100.0, 50.0),
+            # grade 7 of the same segment: pooled with grade 3 where grade 3 is thin
+            (7, False, 3, 30, 300.0, 30.0),
+            (7, False, 4, 30, 200.0, 10.0),
+        ]
+    )
+    got = curves.rates(curve, segment(3, False), months=40, min_support=30, tail_months=2)[0]
+    assert got[:2] == pytest.approx([0.1, 0.1])  # 100/1000, 90/900
+    assert got[2] == pytest.approx(80 / 400)  # month 3: both grades, 35 receivables
+    assert got[3] == pytest.approx(10 / 200)  # month 4: grade 7 alone is the segment's
+    tail = (80 + 10) / (400 + 200)  # the last two trusted months, pooled
+    assert got[4:] == pytest.approx([tail] * 36)
+
+
+def test_a_currency_without_history_is_refused():
+    curve = history([(3, False, 1, 10, 100.0, 10.0)])
+    with pytest.raises(DebtflowError, match="no recovery history for currency EUR"):
+        curves.rates(curve, segment(3, False), months=12, min_support=30, tail_months=2)
+
+
+def test_expected_recovery_is_the_balance_paid_down_at_the_segment_rate():
+    curve = history(
+        [(0, placed, m, 50, 1000.0, 100.0) for placed in (False, True) for m in range(1, 37)]
+    )
+    book = pd.DataFrame(
+        [
+            {"pool": "consumer-nl-eur", "invoice_id": f"I{i}", **SEGMENT, "grade": 0,
+             "placed_with_agency": False, "months_since_default": age, "face": face,
+             "p_collect_30d": None}
+            for i, (age, face) in enumerate([(12, 100.0), (3, 300.0)])
+        ]
+    )  # fmt: skip
+    (pool,) = valuation.appraise_book(book, curve, TERMS)
+    assert pool["receivables"] == 2 and float(pool["face_value"]) == 400.0
+    assert float(pool["expected_recovery_12m"]) == pytest.approx(400 * (1 - 0.9**12), abs=0.01)
+    assert float(pool["expected_recovery_36m"]) == pytest.approx(400 * (1 - 0.9**36), abs=0.01)
+    assert pool["price_share_low"] <= pool["price_share"] <= pool["price_share_high"]
+    assert [r["discount_rate"] for r in pool["sensitivity"][:2]] == [0.10, 0.10]
+    # a debtor the model rates twice the curve's next month recovers faster
+    book.loc[0, "p_collect_30d"] = 0.2
+    (tilted,) = valuation.appraise_book(book, curve, TERMS)
+    faster = 100 * (1 - 0.8**12) + 300 * (1 - 0.9**12)
+    assert float(tilted["expected_recovery_12m"]) == pytest.approx(faster, abs=0.01)
+
+
+COSTS = appraise.Costs(
+    in_house_per_month=1.0,
+    agency_fee_share=0.25,
+    agency_per_account=0.0,
+    buyer_per_month=1.0,
+    seller_share=0.02,
+    seller_per_pool=50.0,
+    buyer_rate=monthly(0.15),
+    seller_rate=monthly(0.08),
+)
+
+
+def flat_pool(in_house: float, agency: float, n: int = 20, months: int = 36) -> appraise.Pool:
+    return appraise.Pool(
+        face=np.full(n, 200.0),
+        in_house=np.full((n, months), in_house),
+        agency=np.full((n, months), agency),
+        placed=np.zeros(n, bool),
+    )
+
+
+def test_placing_is_not_recommended_when_the_fee_exceeds_what_the_agency_adds():
+    pool = flat_pool(in_house=0.08, agency=0.10)  # the agency collects a little faster
+    cheap = appraise.npv(pool, replace(COSTS, agency_fee_share=0.0))
+    assert appraise.recommend(cheap) == "place"
+    dear = appraise.npv(pool, replace(COSTS, agency_fee_share=0.40))
+    assert dear["place"] < dear["keep"]
+    assert appraise.recommend(dear) != "place"
+
+
+def test_the_reserve_and_the_price_fall_as_the_discount_rates_rise():
+    pool = flat_pool(in_house=0.06, agency=0.06)
+    reserves = [
+        appraise.reserve_price(appraise.npv(pool, replace(COSTS, seller_rate=monthly(r))), COSTS)
+        for r in (0.05, 0.10, 0.20)
+    ]
+    prices = [appraise.price(pool, COSTS, rate=monthly(r)) for r in (0.10, 0.20, 0.30)]
+    assert reserves[0] > reserves[1] > reserves[2] > 0
+    assert prices[0] > prices[1] > prices[2] > 0
+    # and selling wins exactly when the price is above the reserve
+    values = appraise.npv(pool, COSTS)
+    above = appraise.price(pool, COSTS) > appraise.reserve_price(values, COSTS)
+    assert (appraise.recommend(values) == "sell") == above
+
+
+def test_the_valuation_is_recorded_per_date_and_pool_and_replaced_when_run_again():
+    con = duckdb.connect()
+    ensure_schema(con)
+    curve = history([(0, p, m, 50, 1000.0, 80.0) for p in (False, True) for m in range(1, 37)])
+    book = pd.DataFrame(
+        [
+            {"pool": pool, "invoice_id": f"I{i}", **SEGMENT, "grade": 0,
+             "placed_with_agency": False, "months_since_default": 13, "face": 100.0 + i,
+             "p_collect_30d": 0.05}
+            for i, pool in enumerate(["a-eur", "a-eur", "b-eur"])
+        ]
+    )  # fmt: skip
+    as_of = date(2026, 11, 20)
+    for _ in range(2):
+        pools = valuation.appraise_book(book, curve, TERMS)
+        valuation.record(con, as_of, pools, TERMS, None)
+    rows = con.execute(
+        "select pool, receivables, face_value, recommendation from sale.portfolio_valuation"
+        " order by pool"
+    ).fetchall()
+    assert [(p, n, float(f)) for p, n, f, _ in rows] == [("a-eur", 2, 201.0), ("b-eur", 1, 102.0)]
+    assert {r for *_, r in rows} <= set(appraise.OPTIONS)
+
+
+def test_the_terms_name_a_bad_key(tmp_path):
+    bad = tmp_path / "terms.yml"
+    text = DEFAULT_TERMS.read_text(encoding="utf-8")
+    bad.write_text(text.replace("agency_fee_share: 0.25", "agency_fee_share: 1.5"), "utf-8")
+    with pytest.raises(DebtflowError, match=r"terms.yml is not valid(.|\n)*agency_fee_share"):
+        load(bad)
+
+
+def test_the_value_command_takes_a_date_a_pool_and_json():
+    args = parser().parse_args(["value", "--as-of", "2026-11-20", "--pool", "a-eur", "--json"])
+    assert (args.spec.name, args.as_of, args.pool, args.json) == (
+        "value",
+        date(2026, 11, 20),
+        "a-eur",
+        True,
+    )
+
+
+def test_the_sellers_report_shows_every_pool_its_decision_and_sensitivity(tmp_path):
+    curve = history([(0, p, m, 50, 1000.0, 80.0) for p in (False, True) for m in range(1, 37)])
+    book = pd.DataFrame(
+        [
+            {"pool": pool, "invoice_id": f"I{i}", **SEGMENT, "grade": 0,
+             "placed_with_agency": False, "months_since_default": 13, "face": 100.0,
+             "p_collect_30d": None}
+            for i, pool in enumerate(["a-eur", "b-eur"])
+        ]
+    )  # fmt: skip
+    pools = valuation.appraise_book(book, curve, TERMS)
+    html, pdf = write_valuation_report({"as_of": "2026-11-20", "pools": pools}, tmp_path)
+    text = html.read_text(encoding="utf-8")
+    assert text.count("<img") == 2  # the NPV bars and the expected curves
+    for pool in pools:
+        assert f"Sensitivity: {pool['pool']}" in text
+        assert f"{pool['reserve_share']:.1%}" in text
+    assert pdf.read_bytes().startswith(b"%PDF")
