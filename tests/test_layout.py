@@ -91,3 +91,33 @@ def test_a_deployable_flow_has_one_name(deployment):
     assert path == f"flows/{name.replace('-', '_')}.py" and function == name.replace("-", "_")
     module = importlib.import_module(f"debtflow.flows.{function}")
     assert getattr(module, function).name == name
+
+
+def test_the_distribution_ships_every_package_and_data_file():
+    """pyproject.toml lists the packages and their data files by hand: a new package or a YAML
+    beside the code must be listed, or an installed (non-editable) debtflow lacks it."""
+    import fnmatch
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    data = setup["package-data"]
+    for folder, dotted in PACKAGES.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            package = ".".join((dotted, *parts))
+            assert package in listed, f"{package} is not in [tool.setuptools] packages"
+            for path in init.parent.rglob("*"):
+                inner = path.relative_to(init.parent)
+                if path.is_dir() or path.suffix in (".py", ".pyc") or "__pycache__" in inner.parts:
+                    continue
+                if any(
+                    (p / "__init__.py").exists()
+                    for p in path.parents
+                    if p != init.parent and init.parent in p.parents
+                ):
+                    continue  # a file of a sub-package, checked there
+                patterns = data.get(package, [])
+                assert any(fnmatch.fnmatch(str(inner), pat) for pat in patterns), (
+                    f"{folder}/{'/'.join(parts)}/{inner} is not in package-data of {package}"
+                )
