@@ -8,32 +8,16 @@ import subprocess
 import sys
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import pytest
-from dunning_world import AS_OF, candidates, create, ledger
+from dunning_world import AS_OF, candidates, ledger
 
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning import policy
 
 STEPS = ["reminder_1", "reminder_2", "final_notice", "phone", "agency"]
-
-
-@pytest.fixture
-def settings(home: Path) -> Settings:
-    return get_settings()
-
-
-@pytest.fixture
-def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    con = connect(settings)
-    create(con)
-    yield con
-    con.close()
 
 
 def plan(con, settings, as_of=AS_OF) -> dict:

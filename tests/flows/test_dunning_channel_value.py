@@ -5,15 +5,11 @@ no data keeps the old order; and the planner stores the reason with the action."
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import pytest
-from dunning_world import AS_OF, candidates, create
+from dunning_world import AS_OF, candidates
 
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning import policy
 from debtflow.flows.dunning.channel_value import PayRates, choose
@@ -68,19 +64,6 @@ def test_no_data_keeps_the_old_order(options, expected):
     assert "no pay rates for reminder_1 yet, the cheapest" in why
     same = {c: Decimal("0.05") for c in costs}
     assert choose(empty, "reminder_1", options, "slow", Decimal(500), same)[0] == expected
-
-
-@pytest.fixture
-def settings(home: Path) -> Settings:
-    return get_settings()
-
-
-@pytest.fixture
-def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    con = connect(settings)
-    create(con)
-    yield con
-    con.close()
 
 
 def _performance(con, as_of, rows) -> None:

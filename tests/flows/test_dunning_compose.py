@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import pytest
-from dunning_world import AS_OF, candidates, create
+from dunning_world import AS_OF, candidates
 
-from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import compose, send
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.mail import render_email
@@ -24,19 +20,6 @@ NBSP = "\u00a0"
 BE = {"country": "BE", "amount_due": Decimal("1000.00"), "days_past_due": 10}
 NO = {"country": "NO", "currency": "NOK", "language": "nb", "amount_due": Decimal("1500.00")}
 NOTICE = {"steps_taken": ["reminder_1", "reminder_2"], "days_past_due": 40}
-
-
-@pytest.fixture
-def settings(home: Path) -> Settings:
-    return get_settings()
-
-
-@pytest.fixture
-def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    con = connect(settings)
-    create(con)
-    yield con
-    con.close()
 
 
 def text(con, settings, debtor: dict, as_of: date = AS_OF) -> str:

@@ -9,19 +9,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from dunning_world import AS_OF, candidates, create
+from dunning_world import AS_OF, candidates
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
 
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import compose, experiment_report, policy, send
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.experiments import CONTROL
@@ -140,14 +138,6 @@ def settings(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Set
         "DEBTFLOW_DUNNING_POLICY", str(write_policy(tmp_path / "policy.yml", experiment()))
     )
     return get_settings()
-
-
-@pytest.fixture
-def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    con = connect(settings)
-    create(con)
-    yield con
-    con.close()
 
 
 def test_the_planner_applies_each_debtors_arm_and_stores_it(con, settings):

@@ -9,13 +9,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
-from dunning_world import AS_OF, candidates, create
+from dunning_world import AS_OF, candidates
 
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect
+from debtflow.flows.core.settings import get_settings
 from debtflow.flows.dunning import compose, plan_offers, send
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.mail import render_email
@@ -30,19 +28,6 @@ RESUMED = {
     "days_past_due": 150,
     "broken_plan": ("PL9", date(2026, 8, 3), 2),
 }
-
-
-@pytest.fixture
-def settings(home: Path) -> Settings:
-    return get_settings()
-
-
-@pytest.fixture
-def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    con = connect(settings)
-    create(con)
-    yield con
-    con.close()
 
 
 def email(con, settings, debtor: dict, grade: int | None = None) -> str:

@@ -8,14 +8,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
-from dunning_world import AS_OF, candidates, create
+from dunning_world import AS_OF, candidates
 
-from debtflow.flows.core.settings import Settings, get_settings
-from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import compose, law, policy
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.letter import render_letter_pdf
@@ -33,17 +30,10 @@ PRE_DUE_DDL = """
 
 
 @pytest.fixture
-def settings(home: Path) -> Settings:
-    return get_settings()
-
-
-@pytest.fixture
-def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    con = connect(settings)
-    create(con)
+def con(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The dunning warehouse with the pre-due candidates beside."""
     con.execute(f"create table marts.pre_due_candidates ({PRE_DUE_DDL})")
-    yield con
-    con.close()
+    return con
 
 
 def pre_due(con, as_of: date, invoices: dict[str, tuple[str, float, date]]) -> None:

@@ -16,9 +16,7 @@ from collections import Counter
 from datetime import datetime
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from aiosmtpd.controller import Controller
@@ -108,14 +106,6 @@ def gateway(monkeypatch):
     monkeypatch.setenv("DEBTFLOW_SEND_RETRY_BACKOFF", "0.01")
     yield received
     server.shutdown()
-
-
-@pytest.fixture
-def con(home: Path) -> duckdb.DuckDBPyConnection:
-    con = connect(get_settings())
-    create(con)
-    yield con
-    con.close()
 
 
 def planned(con, n: int, **overrides) -> list[str]:
