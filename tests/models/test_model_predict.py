@@ -137,7 +137,9 @@ def test_large_books_get_reasons_only_where_the_run_acts(settings, warehouse, mo
             "1 as n_overdue_invoices, 0 as disputed_amount, "
             "cast(null as varchar) as disputed_invoice_ids, cast([] as varchar[]) as steps_taken, "
             "cast(null as date) as last_step_date, true as email_ok, true as sms_ok, "
-            "true as phone_ok, cast(null as varchar) as suppression_reason "
+            "true as phone_ok, cast(null as varchar) as suppression_reason, "
+            "cast(null as varchar) as broken_plan_id, cast(null as date) as broken_plan_date, "
+            "cast(null as integer) as broken_instalment "
             "from marts.debtor_features where overdue_balance > 0"
         )
         everyone = con.execute(
