@@ -80,6 +80,7 @@ def build_args(
     select: str | None = None,
     full_refresh: bool = False,
     snapshot_dates: int | None = None,
+    tests: bool = True,
 ) -> list[str]:
     project = str(settings.dbt_project_dir)
     dbt_vars = {"as_of": as_of.isoformat(), "snapshot_months": settings.training_months}
@@ -99,6 +100,8 @@ def build_args(
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
+    if not tests:
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     return args
 
 
@@ -182,10 +185,11 @@ def _invoke(
     full_refresh: bool,
     snapshot_dates: int,
     prefix: str = "",
+    tests: bool = True,
 ) -> list:
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
-    args = build_args(settings, as_of, select, full_refresh, snapshot_dates)
+    args = build_args(settings, as_of, select, full_refresh, snapshot_dates, tests)
     connect(settings).close()  # wait while another process holds the warehouse: dbt would not
     with _environment(_dbt_env(settings)), redirect_stdout(sys.stderr):
         try:
@@ -208,9 +212,15 @@ def _invoke(
 
 
 def build(
-    settings: Settings, as_of: date, select: str | None = None, full_refresh: bool = False
+    settings: Settings,
+    as_of: date,
+    select: str | None = None,
+    full_refresh: bool = False,
+    tests: bool = True,
 ) -> dict[str, dict]:
     """Run `dbt build` for `as_of`; return {unique_id: {status, seconds, rows}} per node.
+    tests=False builds the selected models only (a partial build's cross-model tests would
+    compare with marts it did not rebuild).
 
     debtor_feature_snapshots computes at most `_snapshot_dates_per_build` month starts per
     invocation (dbt var snapshot_dates_per_build); while dates are pending - a first build, a
@@ -218,7 +228,7 @@ def build(
     (seconds add up)."""
     stage_cache.forget(settings, "transform")  # the marts are about to change
     per_build = _snapshot_dates_per_build(settings)
-    results = _invoke(settings, as_of, select, full_refresh, per_build)
+    results = _invoke(settings, as_of, select, full_refresh, per_build, tests=tests)
     seconds = {r.node.unique_id: r.execution_time or 0.0 for r in results}
     pending = _pending_snapshot_dates(settings) if SNAPSHOTS_NODE in seconds else 0
     while pending:
