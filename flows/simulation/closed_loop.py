@@ -416,6 +416,7 @@ class Arm:
     proc: Process
     seen: set[str] = field(default_factory=set)
     seconds: Counter = field(default_factory=Counter)
+    manifest: object = None  # dbt's parse, once per arm (flows/build/transform.py)
 
 
 def _arm_settings(settings: Settings, home: Path, policy_file: Path) -> Settings:
@@ -440,7 +441,8 @@ def _day(arm: Arm, book: Book, k: int, costs: dict) -> None:
         ingest.ingest(s, as_of)
         arm.seconds["ingest"] += clock.perf_counter() - lap
         lap = clock.perf_counter()
-        transform.build(s, as_of, DAILY_SELECT, tests=False)
+        arm.manifest = arm.manifest or transform.parse(s, as_of)
+        transform.build(s, as_of, DAILY_SELECT, tests=False, manifest=arm.manifest)
         arm.seconds["build"] += clock.perf_counter() - lap
         lap = clock.perf_counter()
     with session(s) as con:
