@@ -561,12 +561,13 @@ def policy_simulated(result: dict, args: Any) -> list[str]:
     for arm, per_currency in result["vs_fixed_ladder"].items():
         for c, d in per_currency.items():
             low, high = d["interval_95"]
-            rel = d["relative"]
-            share = f" ({rel:+.1%}, 95% {d['relative_interval_95'][0]:+.1%} to "
-            share += f"{d['relative_interval_95'][1]:+.1%})" if rel is not None else ""
+            share = ""
+            if d["relative"] is not None:
+                rel_low, rel_high = d["relative_interval_95"]
+                share = f" ({d['relative']:+.1%}, 95% {rel_low:+.1%} to {rel_high:+.1%})"
             lines.append(
                 f"{arm} - fixed_ladder, net {c}: {d['difference']:+,.2f} "
-                f"(95% {low:+,.2f} to {high:+,.2f}){share if rel is not None else ''}"
+                f"(95% {low:+,.2f} to {high:+,.2f}){share}"
             )
     lines.append(f"Homes (warehouse, outbox per arm): {result['out']}")
     lines.append(f"Time: {seconds(result['seconds']['total'])}")
