@@ -416,7 +416,7 @@ class Arm:
     proc: Process
     seen: set[str] = field(default_factory=set)
     seconds: Counter = field(default_factory=Counter)
-    manifest: object = None  # dbt's parse, once per arm (flows/build/transform.py)
+    manifest: object = None  # dbt's parse of the project, shared (flows/build/transform.py)
 
 
 def _arm_settings(settings: Settings, home: Path, policy_file: Path) -> Settings:
@@ -441,7 +441,6 @@ def _day(arm: Arm, book: Book, k: int, costs: dict) -> None:
         ingest.ingest(s, as_of)
         arm.seconds["ingest"] += clock.perf_counter() - lap
         lap = clock.perf_counter()
-        arm.manifest = arm.manifest or transform.parse(s, as_of)
         transform.build(s, as_of, DAILY_SELECT, tests=False, manifest=arm.manifest)
         arm.seconds["build"] += clock.perf_counter() - lap
         lap = clock.perf_counter()
@@ -495,6 +494,7 @@ def simulate_policy(
     base_settings = _arm_settings(settings, base, policy_file)
     ingest.ingest(base_settings, first_day)
     transform.build(base_settings, first_day, tests=False)
+    manifest = transform.parse(base_settings, first_day)  # once: the arms share the project
     book = make_book(debtors, seed, first_day, days, email_affinity)
     setup = clock.perf_counter() - began
     costs = dict(pol.channel_cost)
@@ -502,7 +502,8 @@ def simulate_policy(
     for name in arms:
         home = out / name
         shutil.copytree(base, home)
-        runs.append(Arm(name, _arm_settings(settings, home, files[name]), Process.start(book)))
+        arm_settings = _arm_settings(settings, home, files[name])
+        runs.append(Arm(name, arm_settings, Process.start(book), manifest=manifest))
     for k in range(days):
         for arm in runs:
             _day(arm, book, k, costs)
