@@ -39,7 +39,7 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 # Commands that may start a new home (the first ingest creates the warehouse); every other
 # command reads an existing one and refuses a home without a warehouse.
-STARTS_A_HOME = {"simulate", "ingest", "run", "backfill", "demo", "doctor"}
+STARTS_A_HOME = {"simulate", "simulate-policy", "ingest", "run", "backfill", "demo", "doctor"}
 NEEDS_NO_HOME = {"dunning check-policy", "tape check-selection", "value check-terms"}
 BUILT = "the date the warehouse was last built for"
 MODELS = ("collectability", "late_payment")
@@ -113,6 +113,28 @@ def cmd_simulate(args, settings):
     from debtflow.flows.simulation.simulation import simulate
 
     return simulate(args.debtors, args.months, args.seed, args.out, args.end_date, args.daily_days)
+
+
+@command(
+    "simulate-policy",
+    "Run the planner and senders day by day on a simulated book that reacts to what is sent; "
+    "compare the policy with a fixed letter ladder and an oracle.",
+    arg("--policy", type=Path, help="dunning policy file (default: the built-in policy.yml)"),
+    arg("--days", type=int, default=90),
+    arg("--debtors", type=int, default=2_000),
+    arg("--seed", type=int, default=7),
+    arg("--out", type=Path, help="homes of the arms (default HOME/simulate-policy/seed-S)"),
+    arg("--first-day", type=iso_date, help="the run's first day (default 2026-03-02)"),
+    arg("--arms", default="policy,fixed_ladder,oracle", help="comma-separated arms to run"),
+    human=summaries.policy_simulated,
+)
+def cmd_simulate_policy(args, settings):
+    from debtflow.flows.simulation.closed_loop import simulate_policy
+
+    arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    return simulate_policy(
+        settings, args.policy, args.days, args.debtors, args.seed, args.out, arms, args.first_day
+    )
 
 
 @command(

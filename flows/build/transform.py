@@ -80,6 +80,7 @@ def build_args(
     select: str | None = None,
     full_refresh: bool = False,
     snapshot_dates: int | None = None,
+    tests: bool = True,
 ) -> list[str]:
     project = str(settings.dbt_project_dir)
     dbt_vars = {"as_of": as_of.isoformat(), "snapshot_months": settings.training_months}
@@ -99,6 +100,8 @@ def build_args(
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
+    if not tests:
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     return args
 
 
@@ -182,14 +185,17 @@ def _invoke(
     full_refresh: bool,
     snapshot_dates: int,
     prefix: str = "",
+    tests: bool = True,
+    manifest=None,
 ) -> list:
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
-    args = build_args(settings, as_of, select, full_refresh, snapshot_dates)
+    args = build_args(settings, as_of, select, full_refresh, snapshot_dates, tests)
     connect(settings).close()  # wait while another process holds the warehouse: dbt would not
     with _environment(_dbt_env(settings)), redirect_stdout(sys.stderr):
         try:
-            outcome = dbtRunner(callbacks=[NodeProgress(prefix)]).invoke(args)
+            runner = dbtRunner(callbacks=[NodeProgress(prefix)], manifest=manifest)
+            outcome = runner.invoke(args)
         finally:
             _release_dbt_connection()
             progress.clear()  # what prints next (a log line, the result) starts on a clean line
@@ -208,9 +214,17 @@ def _invoke(
 
 
 def build(
-    settings: Settings, as_of: date, select: str | None = None, full_refresh: bool = False
+    settings: Settings,
+    as_of: date,
+    select: str | None = None,
+    full_refresh: bool = False,
+    tests: bool = True,
+    manifest=None,
 ) -> dict[str, dict]:
     """Run `dbt build` for `as_of`; return {unique_id: {status, seconds, rows}} per node.
+    tests=False builds the selected models only (a partial build's cross-model tests would
+    compare with marts it did not rebuild). `manifest` (from `parse`) skips dbt's parsing,
+    which a new as_of would otherwise redo whole (the vars change).
 
     debtor_feature_snapshots computes at most `_snapshot_dates_per_build` month starts per
     invocation (dbt var snapshot_dates_per_build); while dates are pending - a first build, a
@@ -218,7 +232,9 @@ def build(
     (seconds add up)."""
     stage_cache.forget(settings, "transform")  # the marts are about to change
     per_build = _snapshot_dates_per_build(settings)
-    results = _invoke(settings, as_of, select, full_refresh, per_build)
+    results = _invoke(
+        settings, as_of, select, full_refresh, per_build, tests=tests, manifest=manifest
+    )
     seconds = {r.node.unique_id: r.execution_time or 0.0 for r in results}
     pending = _pending_snapshot_dates(settings) if SNAPSHOTS_NODE in seconds else 0
     while pending:
@@ -242,6 +258,22 @@ def build(
         }
         for r in results
     }
+
+
+def parse(settings: Settings, as_of: date):
+    """dbt's parsed project (a Manifest), for builds of later dates that skip parsing: the vars
+    (as_of) are read again when each build compiles its models."""
+    from dbt.cli.main import dbtRunner
+
+    args = ["parse", *build_args(settings, as_of)[1:]]
+    with _environment(_dbt_env(settings)), redirect_stdout(sys.stderr):
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            _release_dbt_connection()
+    if not outcome.success:
+        raise TransformError(f"dbt parse failed: {outcome.exception or 'see the dbt log'}")
+    return outcome.result
 
 
 # dbt's own index.html fetches manifest.json and catalog.json at load time, which a browser

@@ -624,3 +624,44 @@ def doctor_checks(result: list[dict], args: Any) -> list[str]:
 
 def demo_summary(result: dict, args: Any) -> list[str]:
     return []  # the demo printed its own summary as it ended (flows/ops/demo.py)
+
+
+# --- simulate ------------------------------------------------------------------------------------
+
+
+def policy_simulated(result: dict, args: Any) -> list[str]:
+    """Per arm and currency: collected, costs, net; messages and complaint-prone contacts; then
+    each arm minus the fixed ladder with its 95% interval."""
+    lines = [
+        f"Closed loop: {number(result['debtors'])} debtors x {result['days']} days from "
+        f"{result['first_day']}, seed {result['seed']}, policy {result['policy']}"
+    ]
+    rows = [
+        {"arm": arm, "currency": c, **{k: Decimal(v) for k, v in m.items()}}
+        for arm, r in result["arms"].items()
+        for c, m in r["money"].items()
+    ]
+    lines += table(
+        rows,
+        [("ARM", "arm"), ("CURRENCY", "currency"), ("COLLECTED", "collected"),
+         ("COSTS", "costs"), ("NET", "net")],
+    )  # fmt: skip
+    for arm, r in result["arms"].items():
+        lines.append(
+            f"{arm}: messages {counts(r['messages'])}; complaint-prone "
+            f"{counts(r['complaint_prone']) if r['complaint_prone'] else 'none'}"
+        )
+    for arm, per_currency in result["vs_fixed_ladder"].items():
+        for c, d in per_currency.items():
+            low, high = d["interval_95"]
+            share = ""
+            if d["relative"] is not None:
+                rel_low, rel_high = d["relative_interval_95"]
+                share = f" ({d['relative']:+.1%}, 95% {rel_low:+.1%} to {rel_high:+.1%})"
+            lines.append(
+                f"{arm} - fixed_ladder, net {c}: {d['difference']:+,.2f} "
+                f"(95% {low:+,.2f} to {high:+,.2f}){share}"
+            )
+    lines.append(f"Homes (warehouse, outbox per arm): {result['out']}")
+    lines.append(f"Time: {seconds(result['seconds']['total'])}")
+    return lines

@@ -183,19 +183,36 @@ def disputed_episode(w: World, idx: np.ndarray, d0: np.ndarray) -> np.ndarray:
     return (w["archetype"][idx] == DISPUTER) & (uniform(w.seed, S_DISPUTE, idx, d0) < 0.5)
 
 
+STRENGTH = {"reminder_1": 1.5, "reminder_2": 1.5, "final_notice": 2.0, "phone": 1.5}
+
+
 def contact(w: World, idx: np.ndarray, d0: np.ndarray, step: int) -> dict[str, np.ndarray]:
     """What the dunning contact of `step` in the episode (idx, d0) is and how it lands."""
     name = SCHEDULE[step][0]
-    n = len(idx)
     if name in ("reminder_1", "reminder_2"):  # historical channel experiment
         channel = (uniform(w.seed, S_CHANNEL, idx, d0, step) * 3).astype(np.int8)
     else:
-        channel = np.full(n, PHONE if name == "phone" else LETTER, dtype=np.int8)
+        channel = np.full(len(idx), PHONE if name == "phone" else LETTER, dtype=np.int8)
+    return respond(w, idx, d0, step, channel, d0 + SCHEDULE[step][1], STRENGTH.get(name, 0))
+
+
+def respond(
+    w: World,
+    idx: np.ndarray,
+    d0: np.ndarray,
+    step: int | np.ndarray,
+    channel: np.ndarray,
+    day: np.ndarray,
+    strength: float | np.ndarray,
+) -> dict[str, np.ndarray]:
+    """How a contact by `channel` on `day` in the episode (idx, d0) lands, through the debtor's
+    contact data and channel affinities: delivered, opened, clicked, a promise to pay, and the
+    uplift it gives the payment hazard (history and the closed loop alike)."""
     u_del = uniform(w.seed, S_DELIVER, idx, d0, step)
     delivered = np.select(
         [channel == EMAIL, channel == SMS, channel == LETTER],
         [
-            w["email_valid"][idx] | (d0 + SCHEDULE[step][1] >= w["email_fixed_day"][idx]),
+            w["email_valid"][idx] | (day >= w["email_fixed_day"][idx]),
             w["mobile_valid"][idx],
             w["address_valid"][idx] | (u_del < 0.3),
         ],
@@ -217,9 +234,6 @@ def contact(w: World, idx: np.ndarray, d0: np.ndarray, step: int) -> dict[str, n
         & delivered
         & (uniform(w.seed, S_PROMISE, idx, d0, step) < np.minimum(0.8, 0.3 * aff))
     )
-    strength = {"reminder_1": 1.5, "reminder_2": 1.5, "final_notice": 2.0, "phone": 1.5}.get(
-        name, 0
-    )
     uplift = delivered * strength * aff * (1 + 0.5 * clicked + 1.5 * promise)
     return dict(
         channel=channel,
@@ -231,8 +245,18 @@ def contact(w: World, idx: np.ndarray, d0: np.ndarray, step: int) -> dict[str, n
     )
 
 
-def hazard(w: World, idx: np.ndarray, d0: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Daily probability that the debtor pays everything overdue on day t (no payment since d0)."""
+def hazard(
+    w: World,
+    idx: np.ndarray,
+    d0: np.ndarray,
+    t: np.ndarray,
+    schedule_before: int | None = None,
+    factor: np.ndarray | None = None,
+) -> np.ndarray:
+    """Daily probability that the debtor pays everything overdue on day t (no payment since d0).
+
+    The closed loop passes `schedule_before` (only the historical schedule's contacts before that
+    day count) and `factor`, the uplift of the contacts debtflow actually sent."""
     dpd = t - d0
     h = w["base_hazard"][idx] * (0.45 + 0.55 * np.exp(-dpd / 30.0))
     h = h * (1.0 - w.stress(t) * w["stress_sensitivity"][idx])
@@ -243,9 +267,14 @@ def hazard(w: World, idx: np.ndarray, d0: np.ndarray, t: np.ndarray) -> np.ndarr
     h = h * np.where(disputed, 0.6, 1.0)
     step = _STEP_AT_DPD[np.minimum(dpd, len(_STEP_AT_DPD) - 1)]
     for s in range(len(SCHEDULE) - 1):
-        sel = np.flatnonzero((step == s) & ~disputed)
+        sent = (step == s) & ~disputed
+        if schedule_before is not None:
+            sent &= d0 + SCHEDULE[s][1] < schedule_before
+        sel = np.flatnonzero(sent)
         if len(sel):
             h[sel] *= 1.0 + contact(w, idx[sel], d0[sel], s)["uplift"]
+    if factor is not None:
+        h = h * np.where(disputed, 1.0, factor)
     return np.minimum(h, MAX_HAZARD)
 
 

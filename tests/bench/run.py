@@ -3,6 +3,7 @@
 Environment: BENCH_DEBTORS (simulated world, default 200,000), BENCH_MONTHS (24),
 BENCH_INGEST_DEBTORS (synthetic history for the ingest benchmark, default 1,000,000),
 BENCH_TRAIN_ROWS (synthetic snapshot rows for the training benchmark, default 2,000,000),
+BENCH_LOOP_DEBTORS and BENCH_LOOP_DAYS (the closed loop, default 5,000 debtors x 90 days),
 BENCH_HOME (default /tmp/debtflow-bench), BENCH_STAGES (comma-separated subset).
 Prints a Markdown table and writes BENCH_HOME/bench.json. A benchmark, not a test: it asserts
 nothing and is not part of `make test`.
@@ -26,6 +27,8 @@ DEBTORS = int(os.environ.get("BENCH_DEBTORS", 200_000))
 MONTHS = int(os.environ.get("BENCH_MONTHS", 24))
 INGEST_DEBTORS = int(os.environ.get("BENCH_INGEST_DEBTORS", 1_000_000))
 TRAIN_ROWS = int(os.environ.get("BENCH_TRAIN_ROWS", 2_000_000))
+LOOP_DEBTORS = int(os.environ.get("BENCH_LOOP_DEBTORS", 5_000))
+LOOP_DAYS = int(os.environ.get("BENCH_LOOP_DAYS", 90))
 
 
 def _world_env() -> None:
@@ -416,6 +419,27 @@ def stage_valuation() -> dict:
     }
 
 
+def stage_closed_loop() -> dict:
+    """`simulate-policy` with the default policy alone: LOOP_DAYS days of ingest, the daily
+    build of what the planner reads, planning and sending to the outbox, on LOOP_DEBTORS."""
+    from debtflow.flows.core.settings import Settings
+    from debtflow.flows.simulation.closed_loop import simulate_policy
+
+    home = HOME / "closed_loop"
+    result = simulate_policy(
+        Settings(home=home), None, LOOP_DAYS, LOOP_DEBTORS, 7, home / "run", arms=("policy",)
+    )
+    arm = result["arms"]["policy"]
+    return {
+        "debtors": LOOP_DEBTORS,
+        "days": LOOP_DAYS,
+        "seconds_setup": result["seconds"]["setup"],
+        "seconds_per_stage": result["seconds"]["policy"],
+        "messages": arm["messages"],
+        "net": {c: m["net"] for c, m in arm["money"].items()},
+    }
+
+
 STAGES = {
     "simulate": stage_simulate,
     "ingest_world": stage_ingest_world,
@@ -430,6 +454,7 @@ STAGES = {
     "dunning": stage_dunning,
     "tape": stage_tape,
     "valuation": stage_valuation,
+    "closed_loop": stage_closed_loop,
 }
 
 
