@@ -91,10 +91,10 @@ def make_book(
 ) -> Book:
     """The world simulation.simulate draws for (debtors, HISTORY_MONTHS, seed, first_day, 0),
     with its invoices for the run's days. email_affinity multiplies every debtor's e-mail
-    response from the run's first day (a test world in which the channel matters more)."""
+    response, in the history as in the run (a test world in which the channel matters more)."""
     start = sim.history_start(first_day, HISTORY_MONTHS)
     H = (first_day - start).days
-    w = sw.make_world(debtors, H, 8 * 365, seed)
+    w = sw.make_world(debtors, H, 8 * 365, seed, email_affinity)
     months = st.month_starts(start.toordinal(), HISTORY_MONTHS + days // 28 + 3)
     inv = st.invoices(w, months[months < H])
     st.customer_versions(w, H)  # sets email_fixed_day, as simulate does
@@ -108,8 +108,6 @@ def make_book(
     ahead = {k: v[new] for k, v in ahead.items()}
     ahead["seq"] = (len(inv["seq"]) + np.arange(len(new))).astype(np.int32)
     inv = {k: np.concatenate([inv[k], ahead[k]]) for k in inv}
-    if email_affinity != 1.0:
-        w.traits["aff_email"] = w["aff_email"] * email_affinity
     real = ~inv["credit"]
     late_rows = np.flatnonzero(real & inv["late"])
     late_rows = late_rows[np.lexsort((inv["due"][late_rows], inv["debtor"][late_rows]))]
@@ -490,7 +488,7 @@ def simulate_policy(
     # the history, loaded and fully built once for the first day
     base = out / "base"
     progress.note(f"simulate-policy: {debtors:,} debtors, history to {first_day}")
-    sim.simulate(debtors, HISTORY_MONTHS, seed, base, first_day, 0)
+    sim.simulate(debtors, HISTORY_MONTHS, seed, base, first_day, 0, email_affinity)
     base_settings = _arm_settings(settings, base, policy_file)
     ingest.ingest(base_settings, first_day)
     transform.build(base_settings, first_day, tests=False)

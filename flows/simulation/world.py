@@ -88,7 +88,9 @@ class World:
         return np.clip(np.minimum(a, b), 0.0, 1.0)
 
 
-def make_world(n: int, n_days: int, history_start_offset: int, seed: int) -> World:
+def make_world(
+    n: int, n_days: int, history_start_offset: int, seed: int, email_affinity: float = 1.0
+) -> World:
     """Draw every debtor's latent traits. `history_start_offset`: days of customer_since before 0."""
     rng = np.random.default_rng([seed, 1])
     w = World(seed, n_days, int(n_days * 0.55), min(91, max(30, n_days // 5)))
@@ -147,7 +149,7 @@ def make_world(n: int, n_days: int, history_start_offset: int, seed: int) -> Wor
         mobile_present=mobile_present,
         mobile_valid=mobile_valid,
         address_valid=address_valid,
-        aff_email=aff[:, EMAIL],
+        aff_email=aff[:, EMAIL] * email_affinity,  # > 1: a world where e-mail works better
         aff_sms=aff[:, SMS],
         aff_letter=aff[:, LETTER],
         aff_phone=aff[:, PHONE],
