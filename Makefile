@@ -33,11 +33,15 @@ lock: $(UV) ## Re-resolve requirements.lock from pyproject.toml (then re-test)
 demo: install ## Simulate a billing world, load, train, run the daily flow, build a tape
 	$(BIN)/debtflow demo
 
+# test modules run in TEST_JOBS processes (pytest-xdist), each module whole in one of them so that
+# a module's built world is built once
+TEST_JOBS ?= 2
+
 test: install ## Run every test (unit, integration, end-to-end)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile
 
 test-fast: install ## Run the tests not marked slow
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile -m "not slow"
 
 bench: install ## Benchmark the stages at scale (figures go in issue notes)
 	$(BIN)/python tests/bench/run.py
