@@ -40,7 +40,12 @@ COMMANDS: dict[str, Command] = {}
 # Commands that may start a new home (the first ingest creates the warehouse); every other
 # command reads an existing one and refuses a home without a warehouse.
 STARTS_A_HOME = {"simulate", "simulate-policy", "ingest", "run", "backfill", "demo", "doctor"}
-NEEDS_NO_HOME = {"dunning check-policy", "tape check-selection", "value check-terms"}
+NEEDS_NO_HOME = {
+    "dunning check-policy",
+    "tape check-selection",
+    "tape check-agreement",
+    "value check-terms",
+}
 BUILT = "the date the warehouse was last built for"
 MODELS = ("collectability", "late_payment")
 
@@ -550,6 +555,31 @@ def cmd_tape_check_selection(args, settings):
 
 
 @command(
+    "tape forward-flow",
+    "Sell the month's fresh receivables to the forward-flow buyer at the agreed price per pool.",
+    as_of(),
+    human=summaries.forward_flow_sold,
+)
+def cmd_tape_forward_flow(args, settings):
+    from debtflow.flows.core.warehouse import session
+    from debtflow.flows.tape import forward_flow
+
+    with session(settings) as con:
+        return forward_flow.run(con, settings, _today(args, settings))
+
+
+@command(
+    "tape check-agreement",
+    "Validate a forward-flow agreement file; say which key is wrong and how to fix it.",
+    arg("file", type=Path),
+)
+def cmd_tape_check_agreement(args, settings):
+    from debtflow.flows.tape import agreement
+
+    return {"file": str(args.file), "valid": True, "version": agreement.load(args.file).label}
+
+
+@command(
     "value",
     "Value the pools a sale would hold: keep, place or sell, price and reserve price.",
     as_of(BUILT),
@@ -678,6 +708,18 @@ def cmd_run_sale_tape(args, settings):
     return sale_tape(_today(args, settings), args.pool)
 
 
+@command(
+    "run forward-flow",
+    "The month's forward-flow tapes, sold to the agreed buyer.",
+    as_of(),
+    human=summaries.forward_flow_sold,
+)
+def cmd_run_forward_flow(args, settings):
+    from debtflow.flows.forward_flow import forward_flow
+
+    return forward_flow(_today(args, settings))
+
+
 # --- operate ------------------------------------------------------------------------------------
 
 
@@ -741,7 +783,7 @@ def cmd_demo(args, settings):
 GROUPS = {  # the help of a command whose actions are sub-commands
     "quarantine": "Inspect quarantined rows and re-process them after a fix.",
     "models": "The model registry: versions, metrics, the champion.",
-    "tape": "Debt-sale data tapes: build, list, show, mark-sold, full.",
+    "tape": "Debt-sale data tapes: build, list, show, mark-sold, full, forward-flow.",
     "feedback": "Debt buyers' feedback files.",
     "plans": "Payment plans: offers accepted through a reply file.",
     "value": "Value the pools a sale would hold: keep, place or sell, price and reserve price.",

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     tape_selection: Path | None = Field(
         None, description="YAML sale selection (flows/tape/selection.yml is the default)."
     )
+    forward_flow: Path | None = Field(
+        None,
+        description="YAML standing forward-flow agreement (flows/tape/forward_flow.yml is the "
+        "default).",
+    )
     value_terms: Path | None = Field(
         None,
         description="YAML costs, fees and discount rates of `debtflow value` "

@@ -99,7 +99,8 @@ OWN_TABLES = {
         accepted_on DATE NOT NULL, total_amount DECIMAL(18,2) NOT NULL,
         installments INTEGER NOT NULL, frequency VARCHAR NOT NULL, source_file VARCHAR,
         line_number BIGINT, loaded_at TIMESTAMP""",
-    # every tape made (a tape id is never reused), what is on it, and what was sold to whom;
+    # every tape made (a tape id is never reused), what is on it, and what was sold to whom (at
+    # what price, when agreed: a forward flow's percentage of the balance and the amount);
     # dbt reads the last three (sources in models/staging/sale)
     TAPES: """
         tape_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, as_of DATE NOT NULL, pool VARCHAR,
@@ -112,7 +113,8 @@ OWN_TABLES = {
     SOLD: """
         invoice_id VARCHAR PRIMARY KEY, debtor_id VARCHAR NOT NULL, tape_id VARCHAR NOT NULL,
         pool VARCHAR, buyer VARCHAR NOT NULL, currency VARCHAR, total_balance DECIMAL(18,2),
-        sold_on DATE NOT NULL, recorded_at TIMESTAMP""",
+        sold_on DATE NOT NULL, recorded_at TIMESTAMP, price_pct DECIMAL(7,4),
+        price DECIMAL(18,2)""",
     BUYER_FEEDBACK: """
         file_name VARCHAR NOT NULL, line_number BIGINT NOT NULL, buyer VARCHAR,
         debtor_id VARCHAR NOT NULL, invoice_id VARCHAR, reported_on DATE, email VARCHAR,

@@ -422,6 +422,26 @@ def tapes_built(result: list[dict] | dict, args: Any = None) -> list[str]:
     ]
 
 
+def forward_flow_sold(result: dict, args: Any = None) -> list[str]:
+    """The forward-flow tapes sold to the agreement's buyer (`tape forward-flow`, the flow)."""
+    lines = [f"Forward flow as of {result['as_of']} to {result['buyer']} "
+             f"(agreement {result['agreement']}):"]  # fmt: skip
+    tapes = result["tapes"]
+    if not tapes:
+        lines.append("Nothing sold: no receivable of an agreed pool reached the days past due.")
+    columns = [("TAPE", "tape_id"),
+               ("RECEIVABLES", lambda t: sum(v["receivables"] for v in t["sold_by_currency"].values())),
+               ("BALANCE", lambda t: amounts(t["sold_by_currency"], "total_balance")),
+               ("PRICE", lambda t: amounts(t["sold_by_currency"], "price")),
+               ("FULL TAPE", "full_tape_id")]  # fmt: skip
+    unpriced = ", ".join(f"{p} ({n})" for p, n in result["unpriced"].items())
+    return [
+        *lines,
+        *(table(tapes, columns, MAX_ROWS) if tapes else []),
+        *([f"Kept in house, no agreed price: {unpriced}"] if unpriced else []),
+    ]
+
+
 def tape_list(result: list[dict], args: Any) -> list[str]:
     if not result:
         return ["No tapes yet: `debtflow tape build` makes one per pool."]

@@ -39,7 +39,7 @@ def _bidder_tape(con: duckdb.DuckDBPyConnection, tape_id: str) -> tuple[str, str
     if row is None:
         raise DebtflowError(f"no tape {tape_id!r}; `debtflow tape list` shows the tapes")
     kind, state, pool, as_of = row
-    if kind != "bidder":
+    if kind not in ("bidder", "forward_flow"):
         raise DebtflowError(f"tape {tape_id} is a {kind} tape; name the bidder tape")
     return state, pool, as_of
 
@@ -50,8 +50,10 @@ def mark_sold(
     buyer: str,
     pool: str | None = None,
     sold_on: date | None = None,
+    price_pct: Decimal | None = None,
 ) -> dict:
-    """Record that the receivables of a published bidder tape were sold to `buyer`."""
+    """Record that the receivables of a published bidder (or forward-flow) tape were sold to
+    `buyer`, at `price_pct` percent of each one's balance when a price is agreed."""
     state, tape_pool, _ = _bidder_tape(con, tape_id)
     if not buyer.strip():
         raise DebtflowError("name the buyer (--buyer)")
@@ -71,9 +73,18 @@ def mark_sold(
     con.execute("begin")
     try:
         con.execute(
-            f"insert into {SOLD} select invoice_id, debtor_id, tape_id, pool, ?, currency,"
-            f" total_balance, ?, ? from {TAPE_RECEIVABLES} where tape_id = ?",
-            [buyer, sold_on, datetime.now(UTC).replace(tzinfo=None), tape_id],
+            f"insert into {SOLD} (invoice_id, debtor_id, tape_id, pool, buyer, currency,"
+            " total_balance, sold_on, recorded_at, price_pct, price)"
+            " select invoice_id, debtor_id, tape_id, pool, $buyer, currency, total_balance,"
+            " $sold_on, $now, $pct, cast(round(total_balance * $pct / 100, 2) as decimal(18, 2))"
+            f" from {TAPE_RECEIVABLES} where tape_id = $tape_id",
+            {
+                "buyer": buyer,
+                "sold_on": sold_on,
+                "now": _now(),
+                "pct": price_pct,
+                "tape_id": tape_id,
+            },
         )
         con.execute(
             f"update {TAPES} set state = 'sold', buyer = ? where tape_id = ?", [buyer, tape_id]
@@ -83,15 +94,19 @@ def mark_sold(
         con.execute("rollback")
         raise
     totals = con.execute(
-        f"select currency, count(*), sum(total_balance) from {SOLD} where tape_id = ?"
+        f"select currency, count(*), sum(total_balance), sum(price) from {SOLD} where tape_id = ?"
         " group by 1 order by 1",
         [tape_id],
     ).fetchall()
+    by_currency = {c: {"receivables": n, "total_balance": str(t)} for c, n, t, _ in totals}
+    if price_pct is not None:
+        for c, _, _, price in totals:
+            by_currency[c]["price"] = str(price)
     return {
         "tape_id": tape_id,
         "buyer": buyer,
         "sold_on": sold_on.isoformat(),
-        "sold_by_currency": {c: {"receivables": n, "total_balance": str(t)} for c, n, t in totals},
+        "sold_by_currency": by_currency,
     }
 
 

@@ -6,7 +6,8 @@ report. Its files are written to a work folder, recorded in the warehouse (sale.
 sale.tape_receivables), then published to the tape store (publish.py: data first, manifest
 last). A tape id is never reused: building again for a date and pool that has a published tape
 returns that tape; `new=True` withdraws it and makes another. A tape recorded but not yet
-published (a crash) is published by the next build.
+published (a crash) is published by the next build. A forward-flow tape (forward_flow.py) is made
+the same way from other receivables, under the standing agreement instead of the selection.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ POOL_COLUMNS = {"debtor_type": "legal_type"}  # selection's pool_by -> tape colu
 
 
 @dataclass(frozen=True)
+class Offer:
+    """What tapes are made under: their kind (bidder, forward_flow), the rules that chose their
+    receivables (the manifest's `selection`) and, for bidders, the day the offer ends."""
+
+    kind: str
+    rules: dict
+    offered_until: date | None
+
+
+@dataclass(frozen=True)
 class Tape:
     tape_id: str
     pool: str
@@ -72,9 +83,10 @@ def _labels(edges: tuple, prefix: str = "") -> list[str]:
     return [*labels, f"{prefix}{edges[-1]}+"]
 
 
-def receivables_sql(sel: Selection) -> str:
+def receivables_sql(sel: Selection, forward_flow: bool = False) -> str:
     balance = [str(e.normalize()) for e in sel.balance_bands]
     return _receivables_template().render(
+        forward_flow=forward_flow,
         history=dictionary.HISTORY_MONTHS,
         pool_by=[POOL_COLUMNS.get(d, d) for d in sel.pool_by],
         balance_edges=balance,
@@ -110,59 +122,73 @@ def build(
     """One bidder tape per pool (or only `pool`) as of `as_of`, published; see the module doc."""
     require_built(con, as_of)
     sel = selection(settings)
-    secret = pseudonym.key(settings)  # refuse before any work
-    store = open_store(settings.tapes_store, settings)
+    pseudonym.key(settings)  # refuse before any work
     select_receivables(con, sel, as_of)
     try:
         pools = [
             p for (p,) in con.execute("select distinct pool from tape_rows order by 1").fetchall()
         ]
         if pool is not None:
-            if pool not in pools and not _tapes(con, as_of, pool):
+            if pool not in pools and not made_tapes(con, as_of, pool):
                 raise DebtflowError(
                     f"no receivables in pool {pool!r} as of {as_of}; the pools are: "
                     + (", ".join(pools) or "none (nothing meets the selection)")
                 )
             pools = [pool]
-        return [
-            _tape_for_pool(con, settings, store, sel, secret, as_of, name, new) for name in pools
-        ]
+        offer = Offer("bidder", _selection_facts(sel), as_of + timedelta(days=sel.offer_days))
+        return make_tapes(con, settings, as_of, offer, pools, new)
     finally:
         con.execute("drop table if exists tape_rows")
 
 
-def _tapes(con, as_of: date, pool: str) -> list[Tape]:
+def make_tapes(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: date,
+    offer: Offer,
+    pools: list[str],
+    new: bool = False,
+) -> list[Tape]:
+    """One tape of `offer`'s kind per pool of the temp table tape_rows, published; a pool's
+    tape made before for `as_of` is returned instead (finished if its publish was cut)."""
+    secret = pseudonym.key(settings)
+    store = open_store(settings.tapes_store, settings)
+    return [_tape_for_pool(con, settings, store, offer, secret, as_of, name, new) for name in pools]
+
+
+def made_tapes(con, as_of: date, pool: str, kind: str = "bidder") -> list[Tape]:
     rows = con.execute(
-        f"select tape_id, pool, state, manifest, url from {TAPES} where kind = 'bidder'"
+        f"select tape_id, pool, state, manifest, url from {TAPES} where kind = ?"
         " and as_of = ? and pool = ? and state in ('built', 'published', 'sold')"
         " order by created_at",
-        [as_of, pool],
+        [kind, as_of, pool],
     ).fetchall()
     return [Tape(t, p, s, json.loads(m), u) for t, p, s, m, u in rows]
 
 
-def _tape_for_pool(con, settings, store, sel, secret, as_of, pool, new) -> Tape:
-    existing = _tapes(con, as_of, pool)
+def _tape_for_pool(con, settings, store, offer: Offer, secret, as_of, pool, new) -> Tape:
+    existing = made_tapes(con, as_of, pool, offer.kind)
     for tape in existing:
         if tape.state == "built":  # recorded, then the publish was interrupted
             return _publish(con, settings, store, tape)
     if existing and not new:
         return existing[-1]
-    tape_id = _next_id(con, as_of, pool)
+    tape_id = _next_id(con, as_of, pool, offer.kind)
     work = settings.tapes_work_dir / tape_id
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    manifest = _write_files(con, settings, sel, secret, as_of, pool, tape_id, work)
+    manifest = _write_files(con, settings, offer, secret, as_of, pool, tape_id, work)
     con.execute("begin")
     try:
         con.execute(
             f"insert into {TAPES} (tape_id, kind, as_of, pool, state, offered_until, receivables,"
-            " manifest, created_at) values (?, 'bidder', ?, ?, 'built', ?, ?, ?, ?)",
+            " manifest, created_at) values (?, ?, ?, ?, 'built', ?, ?, ?, ?)",
             [
                 tape_id,
+                offer.kind,
                 as_of,
                 pool,
-                date.fromisoformat(manifest["offered_until"]),
+                offer.offered_until,
                 manifest["receivables"],
                 json.dumps(manifest),
                 datetime.now(UTC).replace(tzinfo=None),
@@ -185,12 +211,16 @@ def _tape_for_pool(con, settings, store, sel, secret, as_of, pool, new) -> Tape:
     return made
 
 
-def _next_id(con, as_of: date, pool: str) -> str:
-    """<date>-<pool>-<n>: n counts every tape ever made for the date and pool, so no id returns."""
+def _next_id(con, as_of: date, pool: str, kind: str) -> str:
+    """<date>-<pool>-<n>, a forward-flow tape <date>-forward-<pool>-<n>: n counts every tape
+    ever made for the date and pool (forward-flow tapes apart), so no id returns."""
+    forward = kind == "forward_flow"
     (made,) = con.execute(
-        f"select count(*) from {TAPES} where as_of = ? and pool = ?", [as_of, pool]
+        f"select count(*) from {TAPES} where as_of = ? and pool = ?"
+        " and (kind = 'forward_flow') = ?",
+        [as_of, pool, forward],
     ).fetchone()
-    return f"{as_of:%Y%m%d}-{pool}-{made + 1}"
+    return f"{as_of:%Y%m%d}-{'forward-' if forward else ''}{pool}-{made + 1}"
 
 
 def _publish(con, settings, store, tape: Tape) -> Tape:
@@ -212,7 +242,7 @@ def _publish(con, settings, store, tape: Tape) -> Tape:
     return Tape(tape.tape_id, tape.pool, "published", written, url)
 
 
-def _write_files(con, settings, sel, secret, as_of, pool, tape_id, work: Path) -> dict:
+def _write_files(con, settings, offer: Offer, secret, as_of, pool, tape_id, work: Path) -> dict:
     ids = con.execute("select debtor_id, invoice_id from tape_rows where pool = ?", [pool]).df()
     con.register("tape_ids", pseudonymise(ids, secret))
     try:
@@ -238,16 +268,16 @@ def _write_files(con, settings, sel, secret, as_of, pool, tape_id, work: Path) -
         reconciliation = reconcile(con, as_of)
         manifest = {
             "tape_id": tape_id,
-            "kind": "bidder",
+            "kind": offer.kind,
             "contains_personal_data": False,
             "as_of": as_of.isoformat(),
             "pool": pool,
             "pools": [pool],
-            "offered_until": (as_of + timedelta(days=sel.offer_days)).isoformat(),
+            "offered_until": offer.offered_until.isoformat() if offer.offered_until else None,
             "receivables": len(tape),
             "debtors": int(tape["counterparty_id"].nunique()),
             "totals_by_currency": _totals(con),
-            "selection": _selection_facts(sel),
+            "selection": offer.rules,
             "model_versions": sorted(v for v in tape["model_version"].dropna().unique()),
             "pseudonyms": {
                 "method": f"HMAC-SHA256 of 'debtor:<id>' and 'invoice:<id>', first "

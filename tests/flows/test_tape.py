@@ -13,7 +13,7 @@ import uuid
 import zipfile
 import zlib
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import boto3
@@ -31,7 +31,8 @@ from debtflow.flows.dunning import dunning
 from debtflow.flows.ingest import ingest
 from debtflow.flows.ingest.contract import TABLES, personal_columns
 from debtflow.flows.simulation.simulation import simulate
-from debtflow.flows.tape import dictionary, pseudonym, sale, tape
+from debtflow.flows.tape import dictionary, forward_flow, pseudonym, sale, tape
+from debtflow.flows.tape.agreement import load as load_agreement
 from debtflow.flows.tape.selection import load as load_selection
 
 AS_OF = date(2026, 11, 20)
@@ -485,3 +486,83 @@ def test_recovery_curves_equal_a_direct_computation_from_the_ledger(con):
     assert [(c, m, n, f, o, r) for c, m, n, f, o, r in got] == [
         (c, m, *expected[(c, m)]) for c, m in sorted(expected)
     ]
+
+
+def forward_agreement(tmp_path: Path, prices: dict[str, str]) -> Path:
+    """The default agreement (60 days past due) with these prices per pool."""
+    text = (SOURCE_ROOT / "flows" / "tape" / "forward_flow.yml").read_text(encoding="utf-8")
+    head, _, tail = text.partition("prices_pct:\n")
+    tail = tail[tail.index("\n\n") :]  # the lines after the default prices
+    listed = "".join(f"  {pool}: {pct}\n" for pool, pct in prices.items())
+    path = tmp_path / "forward_flow.yml"
+    path.write_text(f"{head}prices_pct:\n{listed}{tail}", encoding="utf-8")
+    return path
+
+
+def test_forward_flow_sells_the_months_fresh_receivables_once_at_the_agreed_price(
+    con, settings, tmp_path
+):
+    # straight from the mart: no exclusion, 60 days past due in (2026-10-20, AS_OF]
+    fresh = con.execute(
+        "select invoice_id, debtor_id, due_date, lower(concat_ws('-', debtor_type, country,"
+        " currency)) as pool from marts.sale_candidates where exclusion is null"
+    ).df()
+    reached = pd.to_datetime(fresh["due_date"]).dt.date + pd.Timedelta(days=60)
+    fresh = fresh[(reached > date(2026, 10, 20)) & (reached <= AS_OF)]
+    counts = fresh["pool"].value_counts()
+    assert len(counts) >= 2 and len(fresh) > 10  # the world has fresh receivables to sell
+    kept = counts.index[-1]  # the smallest pool has no price: it stays in house
+    prices = {p: Decimal(30 + 2 * i) + Decimal("0.5") for i, p in enumerate(counts.index[:-1])}
+    deal = settings.model_copy(update={"forward_flow": forward_agreement(tmp_path, prices)})
+
+    result = forward_flow.run(con, deal, AS_OF)
+    sold = con.execute("select invoice_id from sale.sold_receivables order by invoice_id").df()
+    expected = fresh[fresh["pool"] != kept].sort_values("invoice_id")
+    assert sold["invoice_id"].tolist() == expected["invoice_id"].tolist()  # each once
+    assert result["unpriced"] == {kept: int(counts[kept])}
+    assert {t["pool"] for t in result["tapes"]} == set(prices)
+    assert all(t["tape_id"].startswith(f"{AS_OF:%Y%m%d}-forward-") for t in result["tapes"])
+    assert con.execute("select distinct buyer, sold_on from sale.sold_receivables").fetchall() == [
+        ("Forward Buyer B.V.", AS_OF)
+    ]
+    for pool, pct, balance, price in con.execute(  # DECIMAL, as stored
+        "select pool, price_pct, total_balance, price from sale.sold_receivables"
+    ).fetchall():
+        assert pct == prices[pool]
+        assert price == (balance * pct / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    tapes = con.execute(
+        "select kind, state, buyer, count(*) from sale.tapes group by all"
+    ).fetchall()
+    assert sorted(tapes) == [
+        ("forward_flow", "sold", "Forward Buyer B.V.", len(prices)),
+        ("full", "published", "Forward Buyer B.V.", len(prices)),
+    ]
+    full_rows = pd.concat(published_rows(settings, t["full_tape_id"]) for t in result["tapes"])
+    assert sorted(full_rows["invoice_id"]) == sorted(sold["invoice_id"])
+
+    again = forward_flow.run(con, deal, AS_OF)  # sells nothing more, makes nothing more
+    assert [t["tape_id"] for t in again["tapes"]] == [t["tape_id"] for t in result["tapes"]]
+    assert con.execute("select count(*) from sale.sold_receivables").fetchone() == (len(sold),)
+    assert con.execute("select count(*) from sale.tapes").fetchone() == (2 * len(prices),)
+    con.close()
+
+    transform.build(settings, AS_OF, select="dunning_candidates", tests=False)
+    with connect(settings) as after:
+        reasons = after.execute(
+            "select distinct suppression_reason from marts.dunning_candidates where debtor_id in"
+            " (select debtor_id from sale.sold_receivables)"
+        ).fetchall()
+    assert reasons == [("sold",)]
+
+
+def test_the_forward_flow_agreement_names_the_key_that_is_wrong(tmp_path):
+    path = forward_agreement(tmp_path, {"consumer-nl-eur": "40"})
+    path.write_text(path.read_text().replace("days_past_due: 60", "days_past_due: 0"))
+    with pytest.raises(DebtflowError, match="days_past_due: Input should be greater than or"):
+        load_agreement(path)
+    for prices, why in (
+        ({"consumer-nl-eur": "120"}, "prices_pct.consumer-nl-eur: 120 is not a percentage"),
+        ({"consumer-nl": "40"}, "prices_pct.consumer-nl: not a pool of pool_by"),
+    ):
+        with pytest.raises(DebtflowError, match=why):
+            load_agreement(forward_agreement(tmp_path, prices))

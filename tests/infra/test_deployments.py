@@ -27,6 +27,7 @@ EXPECTED = {  # deployment -> (flow, cron)
     "dunning-send": ("dunning-send", "0 9 * * 1-5"),
     "train": ("train", "0 8 * * 0"),
     "sale-tape": ("sale-tape", "0 8 1 * *"),
+    "forward-flow": ("forward-flow", "30 8 1 * *"),
 }
 
 

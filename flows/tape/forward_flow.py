@@ -1,0 +1,97 @@
+"""Forward flow: fresh receivables sold each month to one buyer under the standing agreement
+(agreement.py, forward_flow.yml).
+
+The receivables of `sale_candidates` without any exclusion that reached the agreed days past due
+in the month up to as_of go on one forward-flow tape per pool with an agreed price (tape.py's
+files, pseudonymised, with strats, report and reconciliation); each tape is sold at once to the
+buyer at the pool's price (sale.mark_sold: sale.sold_receivables, so the debtors leave the
+ladder from the next build) and the buyer gets its full tape with the identities
+(sale.full_tape, which is made from a published tape). A pool without a price stays in house.
+Run again for the same as_of, it returns what was made and sells nothing more; a run cut short is
+finished (publish, sale, full tape).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from debtflow.flows.core.settings import Settings
+from debtflow.flows.core.warehouse import SOLD, TAPES, require_built
+from debtflow.flows.tape import pseudonym, sale, tape
+from debtflow.flows.tape.agreement import Agreement, agreement
+from debtflow.flows.tape.selection import selection
+
+KIND = "forward_flow"
+
+
+def run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict:
+    """Make, sell and hand over the forward-flow tapes for the month up to `as_of`."""
+    require_built(con, as_of)
+    deal = agreement(settings)
+    pseudonym.key(settings)  # refuse before any work
+    # the tape's bands, the agreement's pools
+    sel = selection(settings).model_copy(update={"pool_by": deal.pool_by})
+    con.execute(
+        f"create or replace temp table tape_rows as {tape.receivables_sql(sel, forward_flow=True)}",
+        {
+            "as_of": as_of,
+            "days": deal.days_past_due,
+            "start": deal.start,
+            "end": deal.end or date.max,
+        },
+    )
+    try:
+        found = dict(con.execute("select pool, count(*) from tape_rows group by 1").fetchall())
+        made = {
+            pool
+            for (pool,) in con.execute(
+                f"select distinct pool from {TAPES} where kind = ? and as_of = ?"
+                " and state in ('built', 'published', 'sold')",
+                [KIND, as_of],
+            ).fetchall()
+        }
+        pools = sorted((set(found) & set(deal.prices_pct)) | made)
+        offer = tape.Offer(KIND, deal.facts(), None)
+        tapes = tape.make_tapes(con, settings, as_of, offer, pools)
+    finally:
+        con.execute("drop table if exists tape_rows")
+    return {
+        "as_of": as_of.isoformat(),
+        "buyer": deal.buyer,
+        "agreement": deal.label,
+        "tapes": [_sell(con, settings, deal, t, as_of) for t in tapes],
+        "unpriced": {p: n for p, n in sorted(found.items()) if p not in deal.prices_pct},
+    }
+
+
+def _sell(con, settings: Settings, deal: Agreement, made: tape.Tape, as_of: date) -> dict:
+    """Sell a published tape at the pool's price, then make the buyer's full tape (each once)."""
+    if made.state == "published":
+        sale.mark_sold(
+            con, made.tape_id, deal.buyer, sold_on=as_of, price_pct=deal.prices_pct[made.pool]
+        )
+    full = con.execute(
+        f"select tape_id, url from {TAPES} where kind = 'full' and tape_id like ? || '-full-%'"
+        " order by created_at desc limit 1",
+        [made.tape_id],
+    ).fetchone()
+    if full is None:
+        handed = sale.full_tape(con, settings, made.tape_id, deal.buyer)
+        full = (handed["tape_id"], handed["url"])
+    sold = con.execute(
+        f"select currency, any_value(price_pct), count(*), sum(total_balance), sum(price)"
+        f" from {SOLD} where tape_id = ? group by 1 order by 1",
+        [made.tape_id],
+    ).fetchall()
+    return {
+        "tape_id": made.tape_id,
+        "pool": made.pool,
+        "full_tape_id": full[0],
+        "url": full[1],
+        "sold_by_currency": {
+            c: {"price_pct": str(pct), "receivables": n, "total_balance": str(t), "price": str(p)}
+            for c, pct, n, t, p in sold
+        },
+    }
