@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     )
     forward_flow: Path | None = Field(
         None,
-        description="YAML standing forward-flow agreement (flows/tape/forward_flow.yml is the "
-        "default).",
+        description="YAML standing forward-flow agreement with a buyer (flows/tape/forward_flow.yml "
+        "is an example); none: no forward flow is sold.",
     )
     value_terms: Path | None = Field(
         None,

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from debtflow.flows.core import config_file
+from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 
 DEFAULT_AGREEMENT = Path(__file__).with_name("forward_flow.yml")
@@ -84,4 +85,12 @@ def load(path: Path) -> Agreement:
 
 
 def agreement(settings: Settings) -> Agreement:
-    return load(settings.forward_flow or DEFAULT_AGREEMENT)
+    """The configured agreement; none configured is refused: a forward flow sells receivables,
+    so it never runs under the example file's buyer and prices."""
+    if settings.forward_flow is None:
+        raise DebtflowError(
+            "no forward-flow agreement is configured: copy flows/tape/forward_flow.yml (an "
+            "example), set your buyer, days past due and prices, check it with `debtflow tape "
+            "check-agreement FILE` and point DEBTFLOW_FORWARD_FLOW at it"
+        )
+    return load(settings.forward_flow)

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from debtflow.flows.build import transform
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import SOURCE_ROOT, Settings
+from debtflow.flows.core.settings import SOURCE_ROOT, Settings, get_settings
 from debtflow.flows.core.storage import S3Store
 from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import dunning
@@ -32,6 +32,7 @@ from debtflow.flows.ingest import ingest
 from debtflow.flows.ingest.contract import TABLES, personal_columns
 from debtflow.flows.simulation.simulation import simulate
 from debtflow.flows.tape import dictionary, forward_flow, pseudonym, sale, tape
+from debtflow.flows.tape.agreement import agreement
 from debtflow.flows.tape.agreement import load as load_agreement
 from debtflow.flows.tape.selection import load as load_selection
 
@@ -566,3 +567,9 @@ def test_the_forward_flow_agreement_names_the_key_that_is_wrong(tmp_path):
     ):
         with pytest.raises(DebtflowError, match=why):
             load_agreement(forward_agreement(tmp_path, prices))
+
+
+def test_no_forward_flow_is_sold_without_an_agreement_of_ones_own(home):
+    """The shipped agreement is an example: with DEBTFLOW_FORWARD_FLOW unset, nothing is sold."""
+    with pytest.raises(DebtflowError, match="no forward-flow agreement is configured"):
+        agreement(get_settings())
