@@ -417,9 +417,7 @@ def cmd_dunning_send(args, settings):
 def cmd_dunning_check_policy(args, settings):
     from debtflow.flows.dunning import policy
 
-    checked = policy.load(args.file)
-    ladders = {lad.name: [s.name for s in lad.steps] for lad in checked.ladders}
-    return {"file": str(args.file), "valid": True, "version": checked.label, "ladders": ladders}
+    return policy.outline(policy.load(args.file), args.file)
 
 
 @command(

@@ -294,6 +294,32 @@ class Policy(_Strict):
         return self.min_amount.get(currency.upper(), self.min_amount["default"])
 
 
+def outline(pol: Policy, path: Path) -> dict:
+    """What `dunning check-policy` shows of a valid policy: its ladders and the sections that
+    change what the planner does."""
+    choice, early, plans = pol.channel_choice, pol.pre_due, pol.payment_plans
+    return {
+        "file": str(path),
+        "valid": True,
+        "version": pol.label,
+        "ladders": {lad.name: [s.name for s in lad.steps] for lad in pol.ladders},
+        "channel_choice": f"by expected value per {choice.segment_dimension} segment, "
+        f"shrunk with a prior of {choice.shrinkage_prior:g} contacted debtors",
+        "pre_due": f"{early.days_before_due} days before due at p_late >= {early.threshold:g}"
+        if early.enabled
+        else "off",
+        "payment_plans": f"offered at {plans.offer_at_step} to grades "
+        f"{', '.join(map(str, plans.offer_grades))}"
+        if plans
+        else "off",
+        "experiments": {
+            e.name: f"{e.start} to {e.end}: control {e.holdout:.0%}, "
+            + ", ".join(f"{v.name} {v.share:.0%}" for v in e.variants)
+            for e in pol.experiments
+        },
+    }
+
+
 def load(path: Path) -> Policy:
     """The policy in `path`, validated; a DebtflowError names the file, the key and the fix."""
     return config_file.load(path, Policy, "dunning policy", DEFAULT_POLICY)

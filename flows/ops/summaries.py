@@ -331,6 +331,12 @@ def policy_checked(result: dict, args: Any) -> list[str]:
     lines = [f"{result['file']} is valid (version {result['version']})."]
     for ladder, steps in result.get("ladders", {}).items():
         lines.append(f"  ladder {ladder}: {' -> '.join(steps)}")
+    for key, label in (("channel_choice", "channel"), ("pre_due", "pre-due reminders"),
+                       ("payment_plans", "payment plans")):  # fmt: skip
+        if key in result:
+            lines.append(f"  {label}: {result[key]}")
+    for name, arms in result.get("experiments", {}).items():
+        lines.append(f"  experiment {name}: {arms}")
     return lines
 
 

@@ -46,6 +46,11 @@ def test_json_is_the_result_before_or_after_the_command_and_the_summary_is_short
         "valid": True,
         "version": checked.label,
         "ladders": {lad.name: [s.name for s in lad.steps] for lad in checked.ladders},
+        "channel_choice": "by expected value per payer segment, shrunk with a prior of 50 "
+        "contacted debtors",
+        "pre_due": "3 days before due at p_late >= 0.6",
+        "payment_plans": "offered at reminder_2 to grades 4, 5, 6, 7",
+        "experiments": {},
     }
     for argv in (["--json", "dunning", "check-policy", str(POLICY)],
                  ["dunning", "check-policy", str(POLICY), "--json"]):  # fmt: skip
@@ -53,9 +58,10 @@ def test_json_is_the_result_before_or_after_the_command_and_the_summary_is_short
         assert code == 0 and json.loads(out) == expected
     code, out, _ = run(capsys, "dunning", "check-policy", str(POLICY))
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 1 + len(expected["ladders"])
+    assert code == 0 and len(lines) == 1 + len(expected["ladders"]) + 3
     assert lines[0] == f"{POLICY} is valid (version {checked.label})."
     assert lines[1] == "  ladder default: " + " -> ".join(expected["ladders"]["default"])
+    assert lines[-1] == "  payment plans: offered at reminder_2 to grades 4, 5, 6, 7"
 
 
 def test_ingest_says_what_it_loaded_with_progress_on_stderr(home, capsys):

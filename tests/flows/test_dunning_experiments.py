@@ -254,3 +254,12 @@ def test_a_wording_variant_is_planned_and_written(con, tmp_path, monkeypatch):
         assert subject.startswith("Achterstallig: " if direct_words else "Betalingsherinnering")
         seen.add(a["variant"])
     assert seen == {CONTROL, "direct"}
+
+
+def test_check_policy_names_each_experiment_with_its_dates_and_shares(tmp_path):
+    path = write_policy(tmp_path / "policy.yml", experiment())
+    outline = policy.outline(policy.load(path), path)
+    assert outline["experiments"] == {
+        "timing": f"{AS_OF - timedelta(days=10)} to {AS_OF + timedelta(days=50)}: "
+        "control 50%, early 30%, by_sms 20%"
+    }
