@@ -543,7 +543,7 @@ def cmd_tape_full(args, settings):
     "tape check-selection",
     "Validate a sale selection file; say which key is wrong and how to fix it.",
     arg("file", type=Path),
-    human=summaries.selection_checked,
+    human=summaries.file_checked,
 )
 def cmd_tape_check_selection(args, settings):
     from debtflow.flows.tape import selection
@@ -570,6 +570,7 @@ def cmd_tape_forward_flow(args, settings):
     "tape check-agreement",
     "Validate a forward-flow agreement file; say which key is wrong and how to fix it.",
     arg("file", type=Path),
+    human=summaries.file_checked,
 )
 def cmd_tape_check_agreement(args, settings):
     from debtflow.flows.tape import agreement
@@ -612,6 +613,7 @@ def cmd_value_backtest(args, settings):
     "value check-terms",
     "Validate a valuation terms file (costs, fees, rates); say which key is wrong and why.",
     arg("file", type=Path),
+    human=summaries.file_checked,
 )
 def cmd_value_check_terms(args, settings):
     from debtflow.flows.value import terms

@@ -34,7 +34,7 @@ def load(path: Path, model: type[M], what: str, default: Path) -> M:
     except ValidationError as exc:
         raise DebtflowError(
             f"{what} {path} is not valid; fix these keys (see the comments in "
-            f"{default.name}, the default):\n" + "\n".join(f"  {p}" for p in problems(exc))
+            f"the shipped {default.name}):\n" + "\n".join(f"  {p}" for p in problems(exc))
         ) from None
 
 

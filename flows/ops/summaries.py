@@ -504,7 +504,8 @@ def full_tape(result: dict, args: Any) -> list[str]:
     ]
 
 
-def selection_checked(result: dict, args: Any) -> list[str]:
+def file_checked(result: dict, args: Any) -> list[str]:
+    """A configuration file that validated (selection, agreement, terms)."""
     return [f"{result['file']} is valid (version {result['version']})."]
 
 
