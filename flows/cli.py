@@ -554,7 +554,8 @@ def cmd_tape_check_selection(args, settings):
 
 @command(
     "tape forward-flow",
-    "Sell the month's fresh receivables to the forward-flow buyer at the agreed price per pool.",
+    "Sell the receivables fresh since the last forward-flow run to the agreed buyer at the agreed"
+    " price per pool; print the window.",
     as_of(),
     human=summaries.forward_flow_sold,
 )

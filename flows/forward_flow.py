@@ -1,4 +1,5 @@
-"""The `forward-flow` flow (monthly): the month's fresh receivables sold to the agreed buyer."""
+"""The `forward-flow` flow (monthly): the receivables fresh since the previous run (a skipped
+month included) sold to the agreed buyer."""
 
 from __future__ import annotations
 

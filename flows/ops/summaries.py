@@ -430,8 +430,12 @@ def tapes_built(result: list[dict] | dict, args: Any = None) -> list[str]:
 
 def forward_flow_sold(result: dict, args: Any = None) -> list[str]:
     """The forward-flow tapes sold to the agreement's buyer (`tape forward-flow`, the flow)."""
+    span = result["window"]
+    empty = " (none: outside the agreement's dates)" if span["from"] > span["to"] else ""
     lines = [f"Forward flow as of {result['as_of']} to {result['buyer']} "
-             f"(agreement {result['agreement']}):"]  # fmt: skip
+             f"(agreement {result['agreement']}):",
+             f"Window: receivables that reached the agreed days past due from {span['from']} "
+             f"to {span['to']}{empty}"]  # fmt: skip
     tapes = result["tapes"]
     if not tapes:
         lines.append("Nothing sold: no receivable of an agreed pool reached the days past due.")

@@ -1,19 +1,22 @@
-"""Forward flow: fresh receivables sold each month to one buyer under the standing agreement
-(agreement.py, forward_flow.yml).
+"""Forward flow: fresh receivables sold to one buyer under the standing agreement
+(agreement.py, forward_flow.yml), usually monthly.
 
 The receivables of `sale_candidates` without any exclusion that reached the agreed days past due
-in the month up to as_of go on one forward-flow tape per pool with an agreed price (tape.py's
-files, pseudonymised, with strats, report and reconciliation); each tape is sold at once to the
-buyer at the pool's price (sale.mark_sold: sale.sold_receivables, so the debtors leave the
-ladder from the next build) and the buyer gets its full tape with the identities
-(sale.full_tape, which is made from a published tape). A pool without a price stays in house.
-Run again for the same as_of, it returns what was made and sells nothing more; a run cut short is
-finished (publish, sale, full tape).
+in the run's window go on one forward-flow tape per pool with an agreed price (tape.py's files,
+pseudonymised, with strats, report and reconciliation); each tape is sold at once to the buyer at
+the pool's price (sale.mark_sold: sale.sold_receivables, so the debtors leave the ladder from the
+next build) and the buyer gets its full tape with the identities (sale.full_tape, which is made
+from a published tape). A pool without a price stays in house. The window of a run as of D starts
+where the previous run left off - after the latest earlier as_of of a forward-flow tape, or at
+the agreement's start when there is none - and ends at D, within the agreement's dates: a month
+skipped or run late is caught up by the next run, not lost. Run again for the same as_of, it
+returns what was made and sells nothing more; a run cut short is finished (publish, sale, full
+tape).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -27,19 +30,21 @@ KIND = "forward_flow"
 
 
 def run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict:
-    """Make, sell and hand over the forward-flow tapes for the month up to `as_of`."""
+    """Make, sell and hand over the forward-flow tapes for the window up to `as_of`."""
     require_built(con, as_of)
     deal = agreement(settings)
     pseudonym.key(settings)  # refuse before any work
     # the tape's bands, the agreement's pools
     sel = selection(settings).model_copy(update={"pool_by": deal.pool_by})
+    first, last = window(con, deal, as_of)
+    span = {"from": first.isoformat(), "to": last.isoformat()}  # told to the user, kept on tapes
     con.execute(
         f"create or replace temp table tape_rows as {tape.receivables_sql(sel, forward_flow=True)}",
         {
             "as_of": as_of,
             "days": deal.days_past_due,
-            "start": deal.start,
-            "end": deal.end or date.max,
+            "first": first,
+            "last": last,
         },
     )
     try:
@@ -53,7 +58,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict
             ).fetchall()
         }
         pools = sorted((set(found) & set(deal.prices_pct)) | made)
-        offer = tape.Offer(KIND, deal.facts(), None)
+        offer = tape.Offer(KIND, {**deal.facts(), "window": span}, None)
         tapes = tape.make_tapes(con, settings, as_of, offer, pools)
     finally:
         con.execute("drop table if exists tape_rows")
@@ -61,9 +66,23 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict
         "as_of": as_of.isoformat(),
         "buyer": deal.buyer,
         "agreement": deal.label,
+        "window": span,
         "tapes": [_sell(con, settings, deal, t, as_of) for t in tapes],
         "unpriced": {p: n for p, n in sorted(found.items()) if p not in deal.prices_pct},
     }
+
+
+def window(con: duckdb.DuckDBPyConnection, deal: Agreement, as_of: date) -> tuple[date, date]:
+    """The first and last day on which a receivable reaching the days past due is sold by the run
+    as of `as_of`: from the day after the previous run's as_of (the agreement's start for the
+    first run) to as_of, within the agreement's dates. A rerun for as_of sees the same window."""
+    (previous,) = con.execute(
+        f"select max(as_of) from {TAPES} where kind = ? and as_of < ?"
+        " and state in ('built', 'published', 'sold')",
+        [KIND, as_of],
+    ).fetchone()
+    first = max(previous + timedelta(days=1), deal.start) if previous else deal.start
+    return first, min(as_of, deal.end or date.max)
 
 
 def _sell(con, settings: Settings, deal: Agreement, made: tape.Tape, as_of: date) -> dict:

@@ -4,19 +4,17 @@
     tape writer replaces. The selection: sale_candidates unresolved $months whole months after
     collection started, with at least the currency's minimum balance, and either no exclusion or
     one the selection keeps as its own pool ($pooled). A forward-flow tape (`forward_flow`) holds
-    instead the receivables without any exclusion that reached $days past due in the month up to
-    $as_of, between the agreement's $start and $end. Rendered by tape.py with Jinja: `history`
-    (months of repayments), `pool_by` (columns), `balance_edges` and `age_edges` with their
-    `balance_labels` and `age_labels`.
+    instead the receivables without any exclusion that reached $days past due from $first to
+    $last (forward_flow.window: since the previous forward-flow run, within the agreement's
+    dates). Rendered by tape.py with Jinja: `history` (months of repayments), `pool_by` (columns),
+    `balance_edges` and `age_edges` with their `balance_labels` and `age_labels`.
 -#}
 with candidates as (
     select *
     from marts.sale_candidates
     {%- if forward_flow %}
     where exclusion is null
-        and due_date + $days > cast($as_of - interval 1 month as date)
-        and due_date + $days <= $as_of
-        and due_date + $days between $start and $end
+        and due_date + $days between $first and $last
     {%- else %}
     where months_in_collection >= $months
         and principal_balance >= coalesce(

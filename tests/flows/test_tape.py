@@ -30,6 +30,7 @@ from debtflow.flows.core.warehouse import connect
 from debtflow.flows.dunning import dunning
 from debtflow.flows.ingest import ingest
 from debtflow.flows.ingest.contract import TABLES, personal_columns
+from debtflow.flows.ops import summaries
 from debtflow.flows.simulation.simulation import simulate
 from debtflow.flows.tape import dictionary, forward_flow, pseudonym, sale, tape
 from debtflow.flows.tape.agreement import agreement
@@ -489,9 +490,11 @@ def test_recovery_curves_equal_a_direct_computation_from_the_ledger(con):
     ]
 
 
-def forward_agreement(tmp_path: Path, prices: dict[str, str]) -> Path:
-    """The default agreement (60 days past due) with these prices per pool."""
+def forward_agreement(tmp_path: Path, prices: dict[str, str], start: date | None = None) -> Path:
+    """The default agreement (60 days past due) with these prices per pool (and this start)."""
     text = (SOURCE_ROOT / "flows" / "tape" / "forward_flow.yml").read_text(encoding="utf-8")
+    if start is not None:
+        text = text.replace("start: 2026-01-01", f"start: {start}")
     head, _, tail = text.partition("prices_pct:\n")
     tail = tail[tail.index("\n\n") :]  # the lines after the default prices
     listed = "".join(f"  {pool}: {pct}\n" for pool, pct in prices.items())
@@ -503,7 +506,8 @@ def forward_agreement(tmp_path: Path, prices: dict[str, str]) -> Path:
 def test_forward_flow_sells_the_months_fresh_receivables_once_at_the_agreed_price(
     con, settings, tmp_path
 ):
-    # straight from the mart: no exclusion, 60 days past due in (2026-10-20, AS_OF]
+    # straight from the mart: no exclusion, 60 days past due in (2026-10-20, AS_OF]; the first
+    # run's window starts at the agreement's start
     fresh = con.execute(
         "select invoice_id, debtor_id, due_date, lower(concat_ws('-', debtor_type, country,"
         " currency)) as pool from marts.sale_candidates where exclusion is null"
@@ -514,9 +518,11 @@ def test_forward_flow_sells_the_months_fresh_receivables_once_at_the_agreed_pric
     assert len(counts) >= 2 and len(fresh) > 10  # the world has fresh receivables to sell
     kept = counts.index[-1]  # the smallest pool has no price: it stays in house
     prices = {p: Decimal(30 + 2 * i) + Decimal("0.5") for i, p in enumerate(counts.index[:-1])}
-    deal = settings.model_copy(update={"forward_flow": forward_agreement(tmp_path, prices)})
+    agreed = forward_agreement(tmp_path, prices, start=date(2026, 10, 21))
+    deal = settings.model_copy(update={"forward_flow": agreed})
 
     result = forward_flow.run(con, deal, AS_OF)
+    assert result["window"] == {"from": "2026-10-21", "to": "2026-11-20"}
     sold = con.execute("select invoice_id from sale.sold_receivables order by invoice_id").df()
     expected = fresh[fresh["pool"] != kept].sort_values("invoice_id")
     assert sold["invoice_id"].tolist() == expected["invoice_id"].tolist()  # each once
@@ -554,6 +560,65 @@ def test_forward_flow_sells_the_months_fresh_receivables_once_at_the_agreed_pric
             " (select debtor_id from sale.sold_receivables)"
         ).fetchall()
     assert reasons == [("sold",)]
+
+
+def reached_60_days(con, first: date, last: date) -> pd.DataFrame:
+    """Straight from the mart: the receivables without exclusion 60 days past due in [first, last]."""
+    return con.execute(
+        "select invoice_id, due_date + 60 as reached,"
+        " lower(concat_ws('-', debtor_type, country, currency)) as pool"
+        " from marts.sale_candidates where exclusion is null"
+        " and due_date + 60 between ? and ? order by invoice_id",
+        [first, last],
+    ).df()
+
+
+def test_a_skipped_forward_flow_run_is_caught_up_by_the_next_each_receivable_once(
+    con, settings, tmp_path
+):
+    """Run on 2026-09-20, skipped on 2026-10-20, run on AS_OF: the receivables that reached the
+    days past due in the skipped month are sold on AS_OF, and nothing is sold twice."""
+    before, skipped = date(2026, 9, 20), date(2026, 10, 20)
+    every_pool = (
+        "select distinct lower(concat_ws('-', debtor_type, country, currency))"
+        " from marts.sale_candidates"
+    )
+    pools = {p for (p,) in con.execute(every_pool).fetchall()}  # priced, none stays in house
+    con.close()
+
+    transform.build(settings, before, tests=False)
+    with connect(settings) as then:
+        first = reached_60_days(then, date(2026, 8, 21), before)
+        pools |= {p for (p,) in then.execute(every_pool).fetchall()}
+        agreed = forward_agreement(tmp_path, dict.fromkeys(sorted(pools), "40"), date(2026, 8, 21))
+        deal = settings.model_copy(update={"forward_flow": agreed})
+        result = forward_flow.run(then, deal, before)
+        assert result["window"] == {"from": "2026-08-21", "to": "2026-09-20"}
+        assert result["unpriced"] == {}
+        sold = then.execute("select invoice_id from sale.sold_receivables order by 1").df()
+    assert len(first) > 10 and sold["invoice_id"].tolist() == first["invoice_id"].tolist()
+
+    transform.build(settings, AS_OF, tests=False)
+    with connect(settings) as now:
+        then_on = reached_60_days(now, date(2026, 9, 21), AS_OF)
+        in_skipped = then_on[pd.to_datetime(then_on["reached"]).dt.date <= skipped]
+        assert len(in_skipped) > 10  # the skipped month had receivables to sell
+        result = forward_flow.run(now, deal, AS_OF)
+        assert result["window"] == {"from": "2026-09-21", "to": "2026-11-20"}
+        assert summaries.forward_flow_sold(result)[1] == (
+            "Window: receivables that reached the agreed days past due from 2026-09-21 to 2026-11-20"
+        )
+        again = forward_flow.run(now, deal, AS_OF)  # a rerun: same window, nothing more sold
+        assert again["window"] == result["window"]
+        assert [t["tape_id"] for t in again["tapes"]] == [t["tape_id"] for t in result["tapes"]]
+        sold = now.execute(
+            "select invoice_id, sold_on from sale.sold_receivables order by invoice_id"
+        ).df()
+    expected = sorted([*first["invoice_id"], *then_on["invoice_id"]])
+    assert sold["invoice_id"].tolist() == expected  # each once
+    on_as_of = sold[pd.to_datetime(sold["sold_on"]).dt.date == AS_OF]
+    assert on_as_of["invoice_id"].tolist() == then_on["invoice_id"].tolist()
+    assert set(in_skipped["invoice_id"]) <= set(on_as_of["invoice_id"])
 
 
 def test_the_forward_flow_agreement_names_the_key_that_is_wrong(tmp_path):
