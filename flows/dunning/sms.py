@@ -92,10 +92,13 @@ def _plans(msg: Message, t: dict) -> tuple[list[str], list[str]]:
                                          instalment=lapsed.instalment))  # fmt: skip
     if msg.plan_offer:
         offer = msg.plan_offer
+        first, last = offer.amounts[0], offer.amounts[-1]
+        # equal instalments but the last, which carries the cents left over (plan_offers.split)
         after.append(
-            t["offer"].format(
+            t["offer" if last == first else "offer_last"].format(
                 count=len(offer.amounts),
-                amount=money(offer.amounts[0], msg.currency, lang),
+                amount=money(first, msg.currency, lang),
+                last=money(last, msg.currency, lang),
                 deadline=short_date(msg.deadline, lang),
                 reference=offer.reference,
             )

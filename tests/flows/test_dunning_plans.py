@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning.mail import render_email
 from debtflow.flows.dunning.policy import DEFAULT_POLICY, load, policy
 from debtflow.flows.dunning.sms import render_sms
+from debtflow.flows.dunning.wording import money
 
 NBSP = "\u00a0"
 # reminders 1 and 2 taken long ago; the plan agreed then broke; the ladder resumes
@@ -177,6 +178,48 @@ def test_an_sms_says_the_plan_lapsed_and_states_an_offer(con, settings):
     )
     assert "Or pay in 4 instalments of €75.00: reply by " in texts["D2"]
     assert "quoting PO-" in texts["D2"] and "arrangement" not in texts["D2"]
+
+
+@pytest.mark.parametrize(
+    ("language", "even", "uneven"),
+    [
+        ("en", "Or pay in 4 instalments of {amount}: reply by ",
+         "Or pay in 4 instalments of {amount}, the last of {last}: reply by "),
+        ("nl", "Of betaal in 4 termijnen van {amount}: reageer voor ",
+         "Of betaal in 4 termijnen van {amount}, de laatste van {last}: reageer voor "),
+        ("fr", "Ou payez en 4 échéances de {amount} : répondez avant le ",
+         "Ou payez en 4 échéances de {amount}, la dernière de {last} : répondez avant le "),
+        ("nb", "Eller betal i 4 avdrag på {amount}: svar innen ",
+         "Eller betal i 4 avdrag på {amount}, det siste på {last}: svar innen "),
+    ],
+)  # fmt: skip
+def test_an_sms_offer_names_the_last_instalment_when_the_total_does_not_divide(
+    con, settings, language, even, uneven
+):
+    """Grade 5 (four instalments) by SMS: EUR 300.00 is four of 75.00; EUR 300.03 is three of
+    75.00 and a last one carrying the 3 cents left over, which the text must name."""
+    debtor = {"steps_taken": ["reminder_1"], "last_step_date": AS_OF - timedelta(days=20),
+              "days_past_due": 30, "email_ok": False, "language": language}  # fmt: skip
+    totals = {"D1": Decimal("300.00"), "D2": Decimal("300.03")}
+    candidates(con, AS_OF, {d: {**debtor, "amount_due": t} for d, t in totals.items()})
+    for debtor_id in totals:
+        con.execute(
+            "insert into ml.debtor_scores (debtor_id, as_of, grade) values (?, ?, 5)",
+            [debtor_id, AS_OF],
+        )
+    planner.plan(con, settings, AS_OF)
+    actions = send.pending(con, AS_OF)
+    msgs = compose.messages(con, actions, policy(settings), AS_OF)
+    texts = {a["debtor_id"]: render_sms(msgs[a["idempotency_key"]]) for a in actions}
+
+    def eur(amount: Decimal) -> str:
+        return money(amount, "EUR", language).replace(NBSP, " ")
+
+    each = {d: (t / 4).quantize(Decimal("0.01"), ROUND_DOWN) for d, t in totals.items()}
+    last = {d: t - 3 * each[d] for d, t in totals.items()}
+    assert last == {"D1": each["D1"], "D2": Decimal("75.03")}
+    assert even.format(amount=eur(each["D1"])) in texts["D1"]
+    assert uneven.format(amount=eur(each["D2"]), last=eur(last["D2"])) in texts["D2"]
 
 
 @pytest.mark.parametrize(
