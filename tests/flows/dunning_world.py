@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
+from dunning_mart import create_candidates
 
 from debtflow.flows.core.warehouse import ensure_schema
 
@@ -30,23 +31,13 @@ CANDIDATE = {
     "phone_ok": True,
     "suppression_reason": None,
 }
-# the columns that name a broken payment plan (set with a "broken_plan" override)
-BROKEN_PLAN = ("broken_plan_id VARCHAR", "broken_plan_date DATE", "broken_instalment INTEGER")
-CANDIDATE_DDL = """
-    as_of DATE, debtor_id VARCHAR, currency VARCHAR, debtor_type VARCHAR, country VARCHAR,
-    language VARCHAR, episode_start DATE, days_past_due INTEGER, amount_due DECIMAL(18,2),
-    reference_invoice_id VARCHAR, n_overdue_invoices INTEGER, disputed_amount DECIMAL(18,2),
-    disputed_invoice_ids VARCHAR, steps_taken VARCHAR[], last_step_date DATE, email_ok BOOLEAN,
-    sms_ok BOOLEAN, phone_ok BOOLEAN, suppression_reason VARCHAR"""
 
 
 def create(con: duckdb.DuckDBPyConnection) -> None:
     ensure_schema(con)
     for schema in ("marts", "staging", "intermediate"):
         con.execute(f"create schema if not exists {schema}")
-    con.execute(f"create or replace table marts.dunning_candidates ({CANDIDATE_DDL})")
-    for column in BROKEN_PLAN:
-        con.execute(f"alter table marts.dunning_candidates add column {column}")
+    create_candidates(con)
     con.execute(
         "create or replace table staging.stg_billing__customer_versions (debtor_id VARCHAR, "
         "name VARCHAR, email VARCHAR, phone_mobile VARCHAR, street VARCHAR, postal_code VARCHAR, "

@@ -10,10 +10,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import yaml
 from dunning_world import AS_OF, candidates, ledger
 
 from debtflow.flows.core.errors import DebtflowError
-from debtflow.flows.core.settings import get_settings
+from debtflow.flows.core.settings import SOURCE_ROOT, get_settings
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning import policy
 
@@ -22,6 +23,16 @@ STEPS = ["reminder_1", "reminder_2", "final_notice", "phone", "agency"]
 
 def plan(con, settings, as_of=AS_OF) -> dict:
     return planner.plan(con, settings, as_of)
+
+
+def test_the_hand_made_mart_has_the_columns_dbt_documents(con):
+    """dunning_mart.py, which the dunning and scoring tests fill by hand, keeps to the mart dbt
+    builds: the columns _dunning__models.yml lists for dunning_candidates, in that order."""
+    models = SOURCE_ROOT / "dbt_project" / "models" / "marts" / "dunning" / "_dunning__models.yml"
+    (mart,) = [m for m in yaml.safe_load(models.read_text())["models"]
+               if m["name"] == "dunning_candidates"]  # fmt: skip
+    made = con.execute("select * from marts.dunning_candidates limit 0").description
+    assert [c[0] for c in made] == [c["name"] for c in mart["columns"]]
 
 
 def test_a_debtor_never_reminded_gets_the_first_step_not_the_agency(con, settings):

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from dunning_mart import create_candidates
 from synthetic_marts import AS_OF
 
 from debtflow.flows.core.warehouse import connect, ensure_schema
@@ -129,17 +130,15 @@ def test_large_books_get_reasons_only_where_the_run_acts(settings, warehouse, mo
     try:
         ensure_schema(con)
         # the planner's mart, as dbt builds it, for these hand-made features: no history yet
+        # (the columns left out are null: no dispute, step, suppression or broken plan)
+        create_candidates(con)
         con.execute(
-            "create table marts.dunning_candidates as select as_of, debtor_id, currency, "
+            "insert into marts.dunning_candidates by name select as_of, debtor_id, currency, "
             "'consumer' as debtor_type, 'NL' as country, 'nl' as language, "
             "as_of - max_days_past_due as episode_start, max_days_past_due as days_past_due, "
             "overdue_balance as amount_due, oldest_overdue_invoice_id as reference_invoice_id, "
-            "1 as n_overdue_invoices, 0 as disputed_amount, "
-            "cast(null as varchar) as disputed_invoice_ids, cast([] as varchar[]) as steps_taken, "
-            "cast(null as date) as last_step_date, true as email_ok, true as sms_ok, "
-            "true as phone_ok, cast(null as varchar) as suppression_reason, "
-            "cast(null as varchar) as broken_plan_id, cast(null as date) as broken_plan_date, "
-            "cast(null as integer) as broken_instalment "
+            "1 as n_overdue_invoices, 0 as disputed_amount, [] as steps_taken, true as email_ok, "
+            "true as sms_ok, true as phone_ok "
             "from marts.debtor_features where overdue_balance > 0"
         )
         everyone = con.execute(
