@@ -30,6 +30,7 @@ class Terms(BaseModel):
     seller_cost_share: float = Field(ge=0, lt=1)
     seller_cost_per_pool: dict[str, Decimal]
     min_support: int = Field(30, ge=1)
+    min_vintages: int = Field(6, ge=1, le=36)
     tail_months: int = Field(6, ge=1, le=36)
     score_tilt_bounds: tuple[float, float] = (0.5, 2.0)
     bootstrap_samples: int = Field(500, ge=10, le=100_000)

@@ -92,7 +92,9 @@ def pools_of(book: pd.DataFrame, history: pd.DataFrame, t: Terms) -> dict[str, a
     rates = {}
     for placed in (False, True):
         segments = book[list(curves.KEYS)].assign(placed_with_agency=placed).drop_duplicates()
-        table = curves.rates(history, segments, months, t.min_support, t.tail_months)
+        table = curves.rates(
+            history, segments, months, t.min_support, t.min_vintages, t.tail_months
+        )
         rates[placed] = dict(zip(segments.itertuples(index=False), table, strict=True))
     ahead = book["months_since_default"].to_numpy()[:, None] + np.arange(t.horizon_months)
 

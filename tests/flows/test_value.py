@@ -24,13 +24,16 @@ TERMS = load(DEFAULT_TERMS)
 SEGMENT = {"currency": "EUR", "debtor_type": "consumer", "country": "NL"}
 
 
-def history(rows: list[tuple]) -> pd.DataFrame:
-    """recovery_curves rows: (grade, placed, month, receivables, open, recovered)."""
+def history(rows: list[tuple], vintages: int = TERMS.min_vintages) -> pd.DataFrame:
+    """recovery_curves rows: (grade, placed, month, receivables, open, recovered), each spread
+    evenly over `vintages` months of default (receivables by vintage, the rest in equal parts)."""
     return pd.DataFrame(
         [
-            {**SEGMENT, "grade": g, "placed_with_agency": p, "month_after_default": m,
-             "receivables": n, "open_at_month_start": o, "recovered": r}
+            {"vintage": date(2024, 1 + v, 1), **SEGMENT, "grade": g, "placed_with_agency": p,
+             "month_after_default": m, "receivables": n // vintages + (v < n % vintages),
+             "open_at_month_start": o / vintages, "recovered": r / vintages}
             for g, p, m, n, o, r in rows
+            for v in range(vintages)
         ]
     )  # fmt: skip
 
@@ -51,7 +54,7 @@ def test_rates_are_the_curves_ratios_with_coarser_segments_and_a_tail_where_thin
             (7, False, 4, 30, 200.0, 10.0),
         ]
     )
-    got = curves.rates(curve, segment(3, False), months=40, min_support=30, tail_months=2)[0]
+    got = curves.rates(curve, segment(3, False), 40, 30, TERMS.min_vintages, 2)[0]
     assert got[:2] == pytest.approx([0.1, 0.1])  # 100/1000, 90/900
     assert got[2] == pytest.approx(80 / 400)  # month 3: both grades, 35 receivables
     assert got[3] == pytest.approx(10 / 200)  # month 4: grade 7 alone is the segment's
@@ -59,10 +62,29 @@ def test_rates_are_the_curves_ratios_with_coarser_segments_and_a_tail_where_thin
     assert got[4:] == pytest.approx([tail] * 36)
 
 
+def test_a_month_seen_by_too_few_vintages_comes_from_the_coarser_segment_or_the_tail():
+    # month 3 of grade 3: 40 receivables, but all from 2 months of default (say, one downturn)
+    few = history([(3, False, 3, 40, 1000.0, 20.0)], vintages=2)
+    many = history(
+        [(3, False, m, 60, 1000.0, 100.0) for m in (1, 2)] + [(7, False, 3, 60, 1000.0, 80.0)]
+    )
+    curve = pd.concat([few, many], ignore_index=True)
+    got = curves.rates(curve, segment(3, False), 4, 30, 6, 2)[0]
+    assert got[:2] == pytest.approx([0.1, 0.1])
+    # month 3: the segment without the grade, grades 3 and 7 together: 8 vintages, 100 paid
+    assert got[2] == pytest.approx((20 + 80) / 2000)
+    assert got[3] == pytest.approx((100 + 100) / 3000)  # past the last: months 2-3 pooled
+    # trusting two vintages, grade 3's own month 3 stands
+    assert curves.rates(curve, segment(3, False), 4, 30, 2, 2)[0][2] == pytest.approx(0.02)
+    # with no month seen by 6 vintages at any level, there is no curve to value with
+    with pytest.raises(DebtflowError, match="from 6 months of default"):
+        curves.rates(few, segment(3, False), 4, 30, 6, 2)
+
+
 def test_a_currency_without_history_is_refused():
     curve = history([(3, False, 1, 10, 100.0, 10.0)])
     with pytest.raises(DebtflowError, match="no recovery history for currency EUR"):
-        curves.rates(curve, segment(3, False), months=12, min_support=30, tail_months=2)
+        curves.rates(curve, segment(3, False), 12, 30, TERMS.min_vintages, 2)
 
 
 def test_expected_recovery_is_the_balance_paid_down_at_the_segment_rate():
