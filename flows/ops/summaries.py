@@ -545,9 +545,11 @@ def value_backtested(result: dict, args: Any) -> list[str]:
     columns = [
         ("POOL", "pool"),
         ("N", "receivables"),
+        ("DEBTORS", "debtors"),
         ("PREDICTED", lambda p: amount(p["predicted_recovery"], p["currency"])),
         ("REALISED", lambda p: amount(p["realised_recovery"], p["currency"])),
         ("ERROR", lambda p: _share(p["recovery_error"])),
+        ("90% INTERVAL", lambda p: _span(p["error_low"], p["error_high"])),
         ("PRICE ERROR", lambda p: _share(p["price_error"])),
         ("SELL", lambda p: "yes" if p["sell_predicted"] else "no"),
         ("RIGHT", lambda p: ("yes" if p["decision_right"] else "no") if p["material"] else "-"),
@@ -558,7 +560,26 @@ def value_backtested(result: dict, args: Any) -> list[str]:
         f"{result['months']} months after {result['as_of']}: {result['within_tolerance']} of "
         f"{plural(n, 'pool')} within 15% of the realised recovery; keep-or-sell right for "
         f"{result['decisions_right']} of the {result['decisions_judged']} material ones.",
+        _large_enough(result),
     ]
+
+
+def _large_enough(result: dict) -> str:
+    """The bar where it can be judged: pools whose error interval (debtors resampled) spans at
+    most 30 points."""
+    why = (
+        "the 90% interval of the error, over the pool's debtors resampled, spans at most 30 points"
+    )
+    if not result["pools_large_enough"]:
+        return f"No pool is large enough to judge to 15% ({why})."
+    return (
+        f"Of the {plural(result['pools_large_enough'], 'pool')} large enough to judge to 15% "
+        f"({why}), {result['large_enough_within_tolerance']} within it."
+    )
+
+
+def _span(low: float | None, high: float | None) -> str:
+    return "-" if low is None else f"{_share(low)} to {_share(high)}"
 
 
 def feedback_loaded(result: dict, args: Any) -> list[str]:

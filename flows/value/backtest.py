@@ -2,7 +2,9 @@
 it), then compare with what the ledger applied to the same receivables in the months after - on
 a simulated world, the simulator's debtors' own later payments, loaded with the rest.
 
-Per pool: predicted and realised recovery over `months`, their relative error, and the buyer's
+Per pool: predicted and realised recovery over `months`, their relative error with its interval
+(the pool's debtors resampled: a debtor's receivables are paid or not together, so a pool of a
+few dozen debtors cannot be judged to 15% whatever the valuation does), and the buyer's
 price predicted and realised (the months seen paid as they were, the months after predicted from
 the balance actually left). Keep-or-sell is right when selling at the predicted price beats the
 better of keeping and placing both as predicted and as realised; it is judged where the realised
@@ -24,11 +26,13 @@ from debtflow.flows.value import appraise, curves, valuation
 from debtflow.flows.value.terms import terms
 
 TOLERANCE = 0.15  # the quality bar: predicted recovery within 15% of the realised, per pool
+RESAMPLES, LEVEL, SEED = 2000, 0.90, 7  # the error's interval: debtors resampled
+MIN_DEBTORS = 30  # below, resampling a handful of debtors says nothing: no interval
 
 
 def realised(con: duckdb.DuckDBPyConnection, book: pd.DataFrame, as_of: date,
              months: int) -> pd.DataFrame:  # fmt: skip
-    """Payments applied to `book`'s receivables per month after as_of (1..months)."""
+    """Payments applied to each of `book`'s receivables per month after as_of (1..months)."""
     (latest,) = con.execute("select max(applied_date) from intermediate.int_ledger").fetchone()
     end = pd.Timestamp(as_of) + pd.DateOffset(months=months)
     if latest is None or pd.Timestamp(latest) < end - pd.Timedelta(days=7):
@@ -36,10 +40,10 @@ def realised(con: duckdb.DuckDBPyConnection, book: pd.DataFrame, as_of: date,
             f"the ledger ends {latest}: a backtest of {months} months from {as_of} needs the "
             f"payments to {end.date()} loaded (ingest the later batches first)"
         )
-    con.register("valued_ids", book[["invoice_id", "pool"]])
+    con.register("valued_ids", book[["invoice_id"]])
     try:
         return con.execute(
-            "select v.pool, date_diff('month', $as_of, l.applied_date)"
+            "select l.invoice_id, date_diff('month', $as_of, l.applied_date)"
             " - case when day(l.applied_date) < day($as_of) then 1 else 0 end + 1 as month,"
             " sum(l.allocated_amount)::double as paid"
             " from intermediate.int_ledger l join valued_ids v using (invoice_id)"
@@ -61,20 +65,30 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
     book = valuation.receivables(con, settings, as_of)
     pools = valuation.pools_of(book, curves.read(con, as_of), t)
     paid = realised(con, book, as_of, months)
+    paid["pool"] = paid["invoice_id"].map(book.set_index("invoice_id")["pool"])
+    rng = np.random.default_rng(SEED)
     rows = []
     for name, frame in book.groupby("pool", sort=True):
         monthly = np.zeros(months)
-        seen = paid[paid["pool"] == name]
-        monthly[seen["month"].to_numpy(int) - 1] = seen["paid"].to_numpy(float)
-        rows.append(_compare(name, frame, pools[name], monthly, t))
+        seen = paid[paid["pool"] == name].groupby("month")["paid"].sum()
+        monthly[seen.index.to_numpy(int) - 1] = seen.to_numpy(float)
+        row = _compare(name, frame, pools[name], monthly, t)
+        per = paid[paid["pool"] == name].groupby("invoice_id")["paid"].sum()
+        frame = frame.assign(paid=frame["invoice_id"].map(per).fillna(0.0).to_numpy())
+        cash, _ = appraise.keeping_cash(pools[name])
+        frame["predicted"] = cash[:, :months].sum(axis=1)
+        rows.append({**row, **_interval(frame, rng)})
     judged = [r for r in rows if r["material"]]
+    # a pool whose error interval spans more than the tolerance both ways is too small to judge
+    sized = [r for r in rows if r["error_low"] is not None
+             and r["error_high"] - r["error_low"] <= 2 * TOLERANCE]  # fmt: skip
     return {
         "as_of": as_of.isoformat(),
         "months": months,
         "pools": rows,
-        "within_tolerance": sum(
-            r["recovery_error"] is not None and abs(r["recovery_error"]) <= TOLERANCE for r in rows
-        ),
+        "within_tolerance": sum(_within(r) for r in rows),
+        "pools_large_enough": len(sized),
+        "large_enough_within_tolerance": sum(_within(r) for r in sized),
         "decisions_judged": len(judged),
         "decisions_right": sum(r["decision_right"] for r in judged),
     }
@@ -119,6 +133,31 @@ def _compare(name: str, frame: pd.DataFrame, pool: appraise.Pool, paid: np.ndarr
         "sell_realised": bool(sell > hold_then),
         "decision_right": bool((sell > hold) == (sell > hold_then)),
         "material": bool(abs(sell - hold_then) >= t.material_share * face),
+    }
+
+
+def _within(row: dict) -> bool:
+    return row["recovery_error"] is not None and abs(row["recovery_error"]) <= TOLERANCE
+
+
+def _interval(frame: pd.DataFrame, rng: np.random.Generator) -> dict:
+    """The pool's debtors and the central LEVEL interval of its recovery error over pools of as
+    many debtors drawn from its own with replacement (None for fewer than MIN_DEBTORS debtors or
+    where no draw saw a payment)."""
+    by_debtor = frame.groupby("debtor_id")[["predicted", "paid"]].sum()
+    if len(by_debtor) < MIN_DEBTORS:
+        return {"debtors": len(by_debtor), "error_low": None, "error_high": None}
+    draws = rng.integers(0, len(by_debtor), size=(RESAMPLES, len(by_debtor)))
+    predicted = by_debtor["predicted"].to_numpy()[draws].sum(axis=1)
+    paid = by_debtor["paid"].to_numpy()[draws].sum(axis=1)
+    errors = predicted[paid > 0] / paid[paid > 0] - 1
+    low, high = (
+        np.quantile(errors, [(1 - LEVEL) / 2, (1 + LEVEL) / 2]) if len(errors) else (None,) * 2
+    )
+    return {
+        "debtors": len(by_debtor),
+        "error_low": None if low is None else round(float(low), 4),
+        "error_high": None if high is None else round(float(high), 4),
     }
 
 

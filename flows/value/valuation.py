@@ -28,7 +28,7 @@ from debtflow.flows.value import appraise, curves
 from debtflow.flows.value.terms import Terms, monthly, terms
 
 RECEIVABLES = """
-    select pool, invoice_id, currency, legal_type as debtor_type, country,
+    select pool, invoice_id, debtor_id, currency, legal_type as debtor_type, country,
         coalesce(grade, 0) as grade, collection_type = 'external' as placed_with_agency,
         months_since_default, cast(principal_balance as double) as face, p_collect_30d
     from tape_rows where principal_balance > 0 order by pool, invoice_id

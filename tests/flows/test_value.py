@@ -217,3 +217,71 @@ def test_the_sellers_report_shows_every_pool_its_decision_and_sensitivity(tmp_pa
         assert f"Sensitivity: {pool['pool']}" in text
         assert f"{pool['reserve_share']:.1%}" in text
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def backtest_pool(debtors: int, receivables_each: int, seed: int = 3) -> pd.DataFrame:
+    """A pool's receivables with what was predicted and paid: a debtor pays all or nothing."""
+    rng = np.random.default_rng(seed)
+    paid = rng.random(debtors) < 0.4
+    face = rng.lognormal(4, 0.5, (debtors, receivables_each))
+    return pd.DataFrame(
+        {
+            "debtor_id": np.repeat([f"D{i}" for i in range(debtors)], receivables_each),
+            "predicted": (0.4 * face).ravel(),
+            "paid": (face * paid[:, None]).ravel(),
+        }
+    )
+
+
+def test_the_backtest_error_interval_resamples_debtors_not_receivables():
+    from debtflow.flows.value import backtest
+
+    pool = backtest_pool(debtors=60, receivables_each=10)
+    error = pool["predicted"].sum() / pool["paid"].sum() - 1
+    got = backtest._interval(pool, np.random.default_rng(1))
+    assert got["debtors"] == 60
+    assert got["error_low"] < error < got["error_high"]
+    # the same receivables each taken for a debtor of its own: ten times the debtors, and an
+    # interval far narrower, which would call a pool of 60 debtors judgeable when it is not
+    alone = backtest._interval(
+        pool.assign(debtor_id=pool.index.astype(str)), np.random.default_rng(1)
+    )
+    assert alone["debtors"] == 600
+    assert alone["error_high"] - alone["error_low"] < 0.6 * (got["error_high"] - got["error_low"])
+    # a pool that paid exactly as predicted has no error in any draw
+    exact = backtest._interval(pool.assign(paid=pool["predicted"]), np.random.default_rng(1))
+    assert (exact["error_low"], exact["error_high"]) == pytest.approx((0.0, 0.0))
+    # too few debtors to resample: no interval
+    few = backtest._interval(
+        backtest_pool(debtors=29, receivables_each=3), np.random.default_rng(1)
+    )
+    assert few == {"debtors": 29, "error_low": None, "error_high": None}
+
+
+def test_the_backtest_summary_tells_which_pools_can_be_judged():
+    from debtflow.flows.ops.summaries import value_backtested
+
+    pool = {"pool": "consumer-nl-eur", "currency": "EUR", "receivables": 900, "debtors": 300,
+            "predicted_recovery": 1100.0, "realised_recovery": 1000.0, "recovery_error": 0.1,
+            "error_low": 0.02, "error_high": 0.19, "price_error": 0.03, "sell_predicted": False,
+            "material": True, "decision_right": True}  # fmt: skip
+    small = {**pool, "pool": "business-no-nok", "currency": "NOK", "debtors": 12,
+             "recovery_error": -0.4, "error_low": None, "error_high": None}  # fmt: skip
+    result = {"as_of": "2025-08-20", "months": 12, "pools": [pool, small], "within_tolerance": 1,
+              "pools_large_enough": 1, "large_enough_within_tolerance": 1,
+              "decisions_judged": 2, "decisions_right": 2}  # fmt: skip
+    lines = value_backtested(result, None)
+    assert lines[0].split()[:6] == ["POOL", "N", "DEBTORS", "PREDICTED", "REALISED", "ERROR"]
+    (large,) = [line for line in lines if line.startswith("consumer-nl-eur")]
+    assert large.split()[1:3] == ["900", "300"] and "10.0%   2.0% to 19.0%" in large
+    (few,) = [line for line in lines if line.startswith("business-no-nok")]
+    assert few.split()[7:9] == ["-40.0%", "-"]  # no interval for 12 debtors
+    assert lines[-2] == (
+        "12 months after 2025-08-20: 1 of 2 pools within 15% of the realised recovery; "
+        "keep-or-sell right for 2 of the 2 material ones."
+    )
+    assert lines[-1].startswith("Of the 1 pool large enough to judge to 15% (") and lines[
+        -1
+    ].endswith("), 1 within it.")
+    none = value_backtested({**result, "pools_large_enough": 0}, None)[-1]
+    assert none.startswith("No pool is large enough to judge to 15%")
