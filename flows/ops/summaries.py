@@ -561,6 +561,8 @@ def value_backtested(result: dict, args: Any) -> list[str]:
         f"{plural(n, 'pool')} within 15% of the realised recovery; keep-or-sell right for "
         f"{result['decisions_right']} of the {result['decisions_judged']} material ones.",
         _large_enough(result),
+        f"The price's {result['price_interval_level']:.0%} interval holds the realised price for "
+        f"{result['price_intervals_covering']} of the {plural(n, 'pool')}.",
     ]
 
 

@@ -111,15 +111,33 @@ def recommend(values: dict[str, float]) -> str:
     return max(OPTIONS, key=lambda o: (values[o], -OPTIONS.index(o)))
 
 
-def bootstrap(pool: Pool, costs: Costs, samples: int, level: float,
-              seed: int) -> tuple[float, float]:  # fmt: skip
+def bootstrap(pool: Pool, costs: Costs, samples: int, level: float, seed: int,
+              levels: np.ndarray | None = None) -> tuple[float, float]:  # fmt: skip
     """The central `level` interval of the price as a share of face, over pools of the same size
-    drawn from the receivables with replacement."""
-    values, face = buyer_values(pool, costs), pool.face
+    drawn from the receivables with replacement, each valued at its own level of the curves
+    (`levels`: one multiplier of the rates per sample, curves.level_draws; None: as they are)."""
+    face = pool.face
     draws = np.random.default_rng(seed).integers(0, len(face), size=(samples, len(face)))
-    shares = np.maximum(values[draws].sum(axis=1), 0) / face[draws].sum(axis=1)
+    if levels is None:
+        values = buyer_values(pool, costs)[draws]
+    else:
+        # a few hundred draws, valued once per level rounded to a hundredth
+        unique, which = np.unique(np.round(levels[:samples], 2), return_inverse=True)
+        table = np.stack([buyer_values(scaled(pool, m), costs) for m in unique])
+        values = table[which[:, None], draws]
+    shares = np.maximum(values.sum(axis=1), 0) / face[draws].sum(axis=1)
     low, high = np.quantile(shares, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
+
+
+def scaled(pool: Pool, factor: float) -> Pool:
+    """The pool with its monthly recovery rates times `factor` (at most 1)."""
+    return Pool(
+        face=pool.face,
+        in_house=np.clip(pool.in_house * factor, 0, 1),
+        agency=np.clip(pool.agency * factor, 0, 1),
+        placed=pool.placed,
+    )
 
 
 def sensitivity(pool: Pool, costs: Costs, rates: tuple[float, ...],

@@ -6,7 +6,8 @@ Per pool: predicted and realised recovery over `months`, their relative error wi
 (the pool's debtors resampled: a debtor's receivables are paid or not together, so a pool of a
 few dozen debtors cannot be judged to 15% whatever the valuation does), and the buyer's
 price predicted and realised (the months seen paid as they were, the months after predicted from
-the balance actually left). Keep-or-sell is right when selling at the predicted price beats the
+the balance actually left), and whether the price's interval (valuation's bootstrap) holds the
+realised one. Keep-or-sell is right when selling at the predicted price beats the
 better of keeping and placing both as predicted and as realised; it is judged where the realised
 difference is material (terms.material_share of face).
 """
@@ -63,7 +64,9 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
     if months >= t.horizon_months:
         raise DebtflowError(f"backtest months ({months}) must be below horizon_months")
     book = valuation.receivables(con, settings, as_of)
-    pools = valuation.pools_of(book, curves.read(con, as_of), t)
+    history = curves.read(con, as_of)
+    pools = valuation.pools_of(book, history, t)
+    levels = curves.level_draws(history, t.bootstrap_samples, t.bootstrap_seed)
     paid = realised(con, book, as_of, months)
     paid["pool"] = paid["invoice_id"].map(book.set_index("invoice_id")["pool"])
     rng = np.random.default_rng(SEED)
@@ -77,7 +80,11 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
         frame = frame.assign(paid=frame["invoice_id"].map(per).fillna(0.0).to_numpy())
         cash, _ = appraise.keeping_cash(pools[name])
         frame["predicted"] = cash[:, :months].sum(axis=1)
-        rows.append({**row, **_interval(frame, rng)})
+        low, high = appraise.bootstrap(pools[name], valuation.costs(t, row["currency"]),
+                                       t.bootstrap_samples, t.bootstrap_level, t.bootstrap_seed,
+                                       levels.get(row["currency"]))  # fmt: skip
+        covered = low * row["face_value"] <= row["realised_price"] <= high * row["face_value"]
+        rows.append({**row, **_interval(frame, rng), "price_interval_covers": bool(covered)})
     judged = [r for r in rows if r["material"]]
     # a pool whose error interval spans more than the tolerance both ways is too small to judge
     sized = [r for r in rows if r["error_low"] is not None
@@ -89,6 +96,8 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
         "within_tolerance": sum(_within(r) for r in rows),
         "pools_large_enough": len(sized),
         "large_enough_within_tolerance": sum(_within(r) for r in sized),
+        "price_interval_level": t.bootstrap_level,
+        "price_intervals_covering": sum(r["price_interval_covers"] for r in rows),
         "decisions_judged": len(judged),
         "decisions_right": sum(r["decision_right"] for r in judged),
     }

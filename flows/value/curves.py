@@ -99,3 +99,28 @@ def _level(curves: pd.DataFrame, keys: tuple[str, ...],
         support[opened <= 0] = 0
         table[seg] = (support, recovered, opened)
     return table
+
+
+def level_draws(curves: pd.DataFrame, samples: int, seed: int) -> dict[str, np.ndarray]:
+    """Per currency, `samples` multipliers of its recovery rates for the price's interval: the
+    vintages (months of default) drawn with replacement, each draw's recoveries over what its
+    segments' curves expected of the same vintages. The curves are averages over the vintages
+    the book happened to see; the spread of these multipliers is how much that choice moves
+    them (a multiplier of 1 is the curves as they are)."""
+    rng = np.random.default_rng([seed, 1])  # apart from the receivables' own draws
+    keys = [*KEYS, "month_after_default"]
+    amounts = curves[["recovered", "open_at_month_start"]].astype(float)
+    sums = amounts.groupby([curves[k] for k in keys], dropna=False).transform("sum")
+    rate = (sums["recovered"] / sums["open_at_month_start"]).where(sums["open_at_month_start"] > 0)
+    frame = curves[["currency", "vintage"]].assign(
+        recovered=amounts["recovered"], expected=amounts["open_at_month_start"] * rate.fillna(0)
+    )
+    out = {}
+    for currency, rows in frame.groupby("currency"):
+        by_vintage = rows.groupby("vintage")[["recovered", "expected"]].sum()
+        n = len(by_vintage)
+        counts = rng.multinomial(n, np.full(n, 1 / n), size=samples)
+        expected = counts @ by_vintage["expected"].to_numpy()
+        recovered = counts @ by_vintage["recovered"].to_numpy()
+        out[str(currency)] = np.where(expected > 0, recovered / np.maximum(expected, 1e-12), 1.0)
+    return out

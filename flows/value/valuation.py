@@ -78,9 +78,11 @@ def appraise_book(book: pd.DataFrame, history: pd.DataFrame, t: Terms) -> list[d
     if book.empty:
         return []
     pools = pools_of(book, history, t)
+    levels = curves.level_draws(history, t.bootstrap_samples, t.bootstrap_seed)
     return [
-        summary(name, frame, pools[name], costs(t, frame["currency"].iat[0]), t)
+        summary(name, frame, pools[name], costs(t, currency), t, levels.get(currency))
         for name, frame in book.groupby("pool", sort=True)
+        for currency in [frame["currency"].iat[0]]
     ]
 
 
@@ -134,15 +136,15 @@ def costs(t: Terms, currency: str) -> appraise.Costs:
     )
 
 
-def summary(name: str, frame: pd.DataFrame, pool: appraise.Pool, c: appraise.Costs,
-            t: Terms) -> dict:  # fmt: skip
+def summary(name: str, frame: pd.DataFrame, pool: appraise.Pool, c: appraise.Costs, t: Terms,
+            levels: np.ndarray | None = None) -> dict:  # fmt: skip
     face = float(pool.face.sum())
     cash, _ = appraise.keeping_cash(pool)
     values = appraise.npv(pool, c)
     price = appraise.price(pool, c)
     reserve = appraise.reserve_price(values, c)
     low, high = appraise.bootstrap(
-        pool, c, t.bootstrap_samples, t.bootstrap_level, t.bootstrap_seed
+        pool, c, t.bootstrap_samples, t.bootstrap_level, t.bootstrap_seed, levels
     )
     best = appraise.recommend(values)
     runner_up = sorted(values.values())[-2]

@@ -269,6 +269,7 @@ def test_the_backtest_summary_tells_which_pools_can_be_judged():
              "recovery_error": -0.4, "error_low": None, "error_high": None}  # fmt: skip
     result = {"as_of": "2025-08-20", "months": 12, "pools": [pool, small], "within_tolerance": 1,
               "pools_large_enough": 1, "large_enough_within_tolerance": 1,
+              "price_interval_level": 0.9, "price_intervals_covering": 1,
               "decisions_judged": 2, "decisions_right": 2}  # fmt: skip
     lines = value_backtested(result, None)
     assert lines[0].split()[:6] == ["POOL", "N", "DEBTORS", "PREDICTED", "REALISED", "ERROR"]
@@ -276,12 +277,48 @@ def test_the_backtest_summary_tells_which_pools_can_be_judged():
     assert large.split()[1:3] == ["900", "300"] and "10.0%   2.0% to 19.0%" in large
     (few,) = [line for line in lines if line.startswith("business-no-nok")]
     assert few.split()[7:9] == ["-40.0%", "-"]  # no interval for 12 debtors
-    assert lines[-2] == (
+    assert lines[-3] == (
         "12 months after 2025-08-20: 1 of 2 pools within 15% of the realised recovery; "
         "keep-or-sell right for 2 of the 2 material ones."
     )
-    assert lines[-1].startswith("Of the 1 pool large enough to judge to 15% (") and lines[
-        -1
+    assert lines[-2].startswith("Of the 1 pool large enough to judge to 15% (") and lines[
+        -2
     ].endswith("), 1 within it.")
-    none = value_backtested({**result, "pools_large_enough": 0}, None)[-1]
+    assert lines[-1] == "The price's 90% interval holds the realised price for 1 of the 2 pools."
+    none = value_backtested({**result, "pools_large_enough": 0}, None)[-2]
     assert none.startswith("No pool is large enough to judge to 15%")
+
+
+def test_the_curves_level_draws_resample_vintages():
+    # two vintages paying at 5% a month and two at 15%, same segment: the curve says 10%
+    curve = pd.concat(
+        [
+            history([(3, False, m, 40, 1000.0, 1000.0 * r) for m in (1, 2, 3)], vintages=1).assign(
+                vintage=date(2024, v, 1)
+            )
+            for v, r in ((1, 0.05), (2, 0.05), (3, 0.15), (4, 0.15))
+        ]
+    )
+    draws = curves.level_draws(curve, 400, 7)["EUR"]
+    # each draw: the drawn vintages' recoveries over 10% of their open balance
+    assert draws.min() >= 0.5 and draws.max() <= 1.5  # all slow .. all fast
+    assert draws.std() > 0.1 and abs(draws.mean() - 1) < 0.05
+    assert {0.5, 1.5} <= set(np.round(draws, 6))  # four of a kind happens in 400 draws
+    # vintages that all pay as the curve does leave nothing to resample
+    same = curve.assign(recovered=curve["open_at_month_start"] * 0.1)
+    assert curves.level_draws(same, 50, 7)["EUR"] == pytest.approx(np.ones(50))
+
+
+def test_the_price_interval_widens_with_the_curves_level_and_holds_the_price():
+    pool = appraise.Pool(
+        face=np.linspace(50, 500, 40),
+        in_house=np.full((40, 36), 0.06),
+        agency=np.full((40, 36), 0.05),
+        placed=np.zeros(40, dtype=bool),
+    )
+    c = valuation.costs(TERMS, "EUR")
+    plain = appraise.bootstrap(pool, c, 300, 0.9, 7)
+    assert appraise.bootstrap(pool, c, 300, 0.9, 7, np.ones(300)) == pytest.approx(plain)
+    spread = appraise.bootstrap(pool, c, 300, 0.9, 7, np.random.default_rng(1).normal(1, 0.15, 300))
+    share = appraise.price(pool, c) / pool.face.sum()
+    assert spread[0] < plain[0] <= share <= plain[1] < spread[1]
