@@ -552,13 +552,27 @@ def value_backtested(result: dict, args: Any) -> list[str]:
         ("SELL", lambda p: "yes" if p["sell_predicted"] else "no"),
         ("RIGHT", lambda p: ("yes" if p["decision_right"] else "no") if p["material"] else "-"),
     ]
+    oracle = "oracle_within_tolerance" in result  # a simulated world's truth was given
+    if oracle:
+        columns[5:5] = [
+            ("ORACLE", lambda p: _share(p["oracle_error"])),
+            ("P(ORACLE IN 15%)", lambda p: f"{p['oracle_chance_within']:.0%}"),
+        ]
     n = len(result["pools"])
-    return [
+    lines = [
         *table(result["pools"], columns, MAX_ROWS),
         f"{result['months']} months after {result['as_of']}: {result['within_tolerance']} of "
         f"{plural(n, 'pool')} within 15% of the realised recovery; keep-or-sell right for "
         f"{result['decisions_right']} of the {result['decisions_judged']} material ones.",
     ]
+    if oracle:
+        lines.append(
+            f"The oracle (the world's own hazards) is within 15% for "
+            f"{result['oracle_within_tolerance']} of {plural(n, 'pool')}; a perfect model would be "
+            f"for {result['perfect_expected_within']} on average (debtors pay all or nothing: "
+            "small pools miss by chance)."
+        )
+    return lines
 
 
 def feedback_loaded(result: dict, args: Any) -> list[str]:

@@ -12,6 +12,7 @@ difference is material (terms.material_share of face).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -20,6 +21,7 @@ import pandas as pd
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import require_built
+from debtflow.flows.simulation import recovery_truth
 from debtflow.flows.value import appraise, curves, valuation
 from debtflow.flows.value.terms import terms
 
@@ -52,8 +54,9 @@ def realised(con: duckdb.DuckDBPyConnection, book: pd.DataFrame, as_of: date,
 
 
 def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-             months: int = 12) -> dict:  # fmt: skip
-    """Per pool, the valuation as of `as_of` against the `months` after it."""
+             months: int = 12, truth: Path | None = None) -> dict:  # fmt: skip
+    """Per pool, the valuation as of `as_of` against the `months` after it; with `truth` (a
+    simulated world's truth folder) also the oracle's (recovery_truth)."""
     require_built(con, as_of)
     t = terms(settings)
     if months >= t.horizon_months:
@@ -67,6 +70,7 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
         seen = paid[paid["pool"] == name]
         monthly[seen["month"].to_numpy(int) - 1] = seen["paid"].to_numpy(float)
         rows.append(_compare(name, frame, pools[name], monthly, t))
+    oracle = _oracle(con, truth, book, as_of, months, rows) if truth is not None else {}
     judged = [r for r in rows if r["material"]]
     return {
         "as_of": as_of.isoformat(),
@@ -77,6 +81,24 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
         ),
         "decisions_judged": len(judged),
         "decisions_right": sum(r["decision_right"] for r in judged),
+        **oracle,
+    }
+
+
+def _oracle(con: duckdb.DuckDBPyConnection, truth: Path, book: pd.DataFrame, as_of: date,
+            months: int, rows: list[dict]) -> dict:  # fmt: skip
+    """Adds the oracle recovery, its error and its chance of landing within the tolerance to
+    `rows`; returns the summary: pools the oracle got within, and the expected number a perfect
+    model gets within (the sum of the chances)."""
+    oracle = recovery_truth.by_pool(con, truth, book, as_of, months, TOLERANCE)
+    for r in rows:
+        r["oracle_recovery"], r["oracle_chance_within"] = oracle[r["pool"]]
+        r["oracle_error"] = _error(r["oracle_recovery"], r["realised_recovery"])
+    return {
+        "oracle_within_tolerance": sum(
+            r["oracle_error"] is not None and abs(r["oracle_error"]) <= TOLERANCE for r in rows
+        ),
+        "perfect_expected_within": round(sum(r["oracle_chance_within"] for r in rows), 1),
     }
 
 
