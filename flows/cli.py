@@ -600,6 +600,7 @@ def cmd_value(args, settings):
     "Value as of a past date and compare with what was paid in the months after.",
     as_of(BUILT),
     arg("--months", type=int, default=12, help="months after --as-of compared (default 12)"),
+    arg("--truth", type=Path, help="simulator truth folder: add the oracle's recovery per pool"),
     human=summaries.value_backtested,
 )
 def cmd_value_backtest(args, settings):
@@ -607,7 +608,7 @@ def cmd_value_backtest(args, settings):
     from debtflow.flows.value import backtest
 
     with session(settings) as con:
-        return backtest.backtest(con, settings, _built(args, settings), args.months)
+        return backtest.backtest(con, settings, _built(args, settings), args.months, args.truth)
 
 
 @command(

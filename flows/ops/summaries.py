@@ -549,13 +549,19 @@ def value_backtested(result: dict, args: Any) -> list[str]:
         ("PREDICTED", lambda p: amount(p["predicted_recovery"], p["currency"])),
         ("REALISED", lambda p: amount(p["realised_recovery"], p["currency"])),
         ("ERROR", lambda p: _share(p["recovery_error"])),
-        ("90% INTERVAL", lambda p: _span(p["error_low"], p["error_high"])),
+        ("90% INTERVAL", lambda p: _error_span(p["error_low"], p["error_high"])),
         ("PRICE ERROR", lambda p: _share(p["price_error"])),
         ("SELL", lambda p: "yes" if p["sell_predicted"] else "no"),
         ("RIGHT", lambda p: ("yes" if p["decision_right"] else "no") if p["material"] else "-"),
     ]
+    oracle = "oracle_within_tolerance" in result  # a simulated world's truth was given
+    if oracle:
+        columns[7:7] = [
+            ("ORACLE", lambda p: _share(p["oracle_error"])),
+            ("P(ORACLE IN 15%)", lambda p: f"{p['oracle_chance_within']:.0%}"),
+        ]
     n = len(result["pools"])
-    return [
+    lines = [
         *table(result["pools"], columns, MAX_ROWS),
         f"{result['months']} months after {result['as_of']}: {result['within_tolerance']} of "
         f"{plural(n, 'pool')} within 15% of the realised recovery; keep-or-sell right for "
@@ -564,6 +570,14 @@ def value_backtested(result: dict, args: Any) -> list[str]:
         f"The price's {result['price_interval_level']:.0%} interval holds the realised price for "
         f"{result['price_intervals_covering']} of the {plural(n, 'pool')}.",
     ]
+    if oracle:
+        lines.append(
+            f"The oracle (the world's own hazards) is within 15% for "
+            f"{result['oracle_within_tolerance']} of {plural(n, 'pool')}; a perfect model would be "
+            f"for {result['perfect_expected_within']} on average (debtors pay all or nothing: "
+            "small pools miss by chance)."
+        )
+    return lines
 
 
 def _large_enough(result: dict) -> str:
@@ -580,7 +594,7 @@ def _large_enough(result: dict) -> str:
     )
 
 
-def _span(low: float | None, high: float | None) -> str:
+def _error_span(low: float | None, high: float | None) -> str:
     return "-" if low is None else f"{_share(low)} to {_share(high)}"
 
 

@@ -2,12 +2,14 @@
 
 Layout: OUT/landing/<batch_id>/<table>.{parquet,csv} (one history batch in Parquet, then one CSV
 batch per day) and OUT/truth/{debtors,collectability,late_payment}.parquet beside, never inside,
-the landing zone. The behaviour lives in world.py (latent process), tables.py
-(observed rows as numpy columns) and text.py (ids and synthetic personal data).
+the landing zone, with OUT/truth/world.json, the parameters that redraw the world. The behaviour
+lives in world.py (latent process), tables.py (observed rows as numpy columns) and text.py (ids
+and synthetic personal data).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -28,6 +30,7 @@ from debtflow.flows.simulation import text as tx
 from debtflow.flows.simulation import world as sw
 
 CHUNK = 1_000_000
+WORLD_FILE = "world.json"  # the parameters that redraw the world (truth folder)
 EPOCH = date(1970, 1, 1).toordinal()
 METHODS = ("direct_debit", "bank_transfer", "card", "cash", "ideal", "agency")
 EVENT_TYPES = (
@@ -77,13 +80,12 @@ def simulate(
     n_days = (end - start).days
     if daily_days >= n_days:
         raise ValueError("daily_days must be shorter than the history")
+    params = {"debtors": debtors, "months": months, "seed": seed, "end_date": end.isoformat(),
+              "daily_days": daily_days, "email_affinity": email_affinity}  # fmt: skip
     phases: dict[str, float] = {}
     lap = _stopwatch(phases)
-    world = sw.make_world(debtors, n_days, 8 * 365, seed, email_affinity)
-    month_days = st.month_starts(start.toordinal(), months + 1)
-    inv = st.invoices(world, month_days[month_days < n_days])
+    world, start, month_days, inv, versions = draw(params)
     real_late = ~inv["credit"] & inv["late"]
-    versions = st.customer_versions(world, n_days - daily_days)  # sets email_fixed_day
     lap("world")
     ep_debtor, ep_d0, ep_event = sw.run_overdue_process(
         world, inv["debtor"][real_late], inv["due"][real_late]
@@ -118,6 +120,7 @@ def simulate(
         _swap(tmp, landing / batch_id)
     lap("landing")
     truth = _write_truth(out / "truth", world, ctx, ep_debtor, ep_d0, ep_event, month_days)
+    _atomic_text(json.dumps(params, indent=2) + "\n", out / "truth" / WORLD_FILE)
     lap("truth")
     return {
         "rows": counts,
@@ -128,6 +131,21 @@ def simulate(
         "seconds": round(time.perf_counter() - began, 2),
         "phases": phases,
     }
+
+
+def draw(params: dict) -> tuple[sw.World, date, np.ndarray, st.Cols, st.Cols]:
+    """The world `params` (truth/world.json) fix: its latent debtors, history start, month starts,
+    invoices and customer versions - simulate() and the recovery oracle redraw the same world."""
+    end = date.fromisoformat(params["end_date"])
+    start = history_start(end, params["months"])
+    n_days = (end - start).days
+    world = sw.make_world(
+        params["debtors"], n_days, 8 * 365, params["seed"], params["email_affinity"]
+    )
+    month_days = st.month_starts(start.toordinal(), params["months"] + 1)
+    inv = st.invoices(world, month_days[month_days < n_days])
+    versions = st.customer_versions(world, n_days - params["daily_days"])  # sets email_fixed_day
+    return world, start, month_days, inv, versions
 
 
 def _stopwatch(phases: dict[str, float]) -> Callable[[str], None]:
@@ -446,4 +464,10 @@ def _write_truth(
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
     pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_text(text: str, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -15,6 +15,7 @@ difference is material (terms.material_share of face).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -23,6 +24,7 @@ import pandas as pd
 from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import require_built
+from debtflow.flows.simulation import recovery_truth
 from debtflow.flows.value import appraise, curves, valuation
 from debtflow.flows.value.terms import terms
 
@@ -57,8 +59,9 @@ def realised(con: duckdb.DuckDBPyConnection, book: pd.DataFrame, as_of: date,
 
 
 def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-             months: int = 12) -> dict:  # fmt: skip
-    """Per pool, the valuation as of `as_of` against the `months` after it."""
+             months: int = 12, truth: Path | None = None) -> dict:  # fmt: skip
+    """Per pool, the valuation as of `as_of` against the `months` after it; with `truth` (a
+    simulated world's truth folder) also the oracle's (recovery_truth)."""
     require_built(con, as_of)
     t = terms(settings)
     if months >= t.horizon_months:
@@ -85,6 +88,7 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
                                        levels.get(row["currency"]))  # fmt: skip
         covered = low * row["face_value"] <= row["realised_price"] <= high * row["face_value"]
         rows.append({**row, **_interval(frame, rng), "price_interval_covers": bool(covered)})
+    oracle = _oracle(truth, book, as_of, months, rows) if truth is not None else {}
     judged = [r for r in rows if r["material"]]
     # a pool whose error interval spans more than the tolerance both ways is too small to judge
     sized = [r for r in rows if r["error_low"] is not None
@@ -100,6 +104,22 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
         "price_intervals_covering": sum(r["price_interval_covers"] for r in rows),
         "decisions_judged": len(judged),
         "decisions_right": sum(r["decision_right"] for r in judged),
+        **oracle,
+    }
+
+
+def _oracle(truth: Path, book: pd.DataFrame, as_of: date, months: int,
+            rows: list[dict]) -> dict:  # fmt: skip
+    """Adds the oracle recovery, its error and its chance of landing within the tolerance to
+    `rows`; returns the summary: pools the oracle got within, and the expected number a perfect
+    model gets within (the sum of the chances)."""
+    oracle = recovery_truth.by_pool(truth, book, as_of, months, TOLERANCE)
+    for r in rows:
+        r["oracle_recovery"], r["oracle_chance_within"] = oracle[r["pool"]]
+        r["oracle_error"] = _error(r["oracle_recovery"], r["realised_recovery"])
+    return {
+        "oracle_within_tolerance": sum(_within(r, "oracle_error") for r in rows),
+        "perfect_expected_within": round(sum(r["oracle_chance_within"] for r in rows), 1),
     }
 
 
@@ -145,8 +165,8 @@ def _compare(name: str, frame: pd.DataFrame, pool: appraise.Pool, paid: np.ndarr
     }
 
 
-def _within(row: dict) -> bool:
-    return row["recovery_error"] is not None and abs(row["recovery_error"]) <= TOLERANCE
+def _within(row: dict, error: str = "recovery_error") -> bool:
+    return row[error] is not None and abs(row[error]) <= TOLERANCE
 
 
 def _interval(frame: pd.DataFrame, rng: np.random.Generator) -> dict:

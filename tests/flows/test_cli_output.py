@@ -231,6 +231,39 @@ def test_amounts_are_per_currency_and_tables_align():
     ]
 
 
+def test_the_backtest_shows_the_oracle_only_when_a_truth_folder_was_given():
+    pool = {
+        "pool": "consumer-nl-eur",
+        "currency": "EUR",
+        "receivables": 287,
+        "debtors": 110,
+        "predicted_recovery": 9594.67,
+        "realised_recovery": 10145.24,
+        "recovery_error": -0.0543,
+        "error_low": -0.2,
+        "error_high": 0.12,
+        "price_error": -0.012,
+        "sell_predicted": False,
+        "decision_right": True,
+        "material": True,
+    }
+    result = {"as_of": "2025-08-20", "months": 12, "pools": [pool], "within_tolerance": 1,
+              "pools_large_enough": 0, "large_enough_within_tolerance": 0,
+              "price_interval_level": 0.9, "price_intervals_covering": 1,
+              "decisions_judged": 1, "decisions_right": 1}  # fmt: skip
+    plain = summaries.value_backtested(result, None)
+    assert "ORACLE" not in plain[0] and len(plain) == 5
+    pool.update(oracle_recovery=9901.0, oracle_error=-0.024, oracle_chance_within=0.77)
+    result.update(oracle_within_tolerance=1, perfect_expected_within=0.8)
+    lines = summaries.value_backtested(result, None)
+    assert lines[0].split()[8:12] == ["ORACLE", "P(ORACLE", "IN", "15%)"]
+    assert lines[1].split()[11:13] == ["-2.4%", "77%"]
+    assert lines[-1].startswith(
+        "The oracle (the world's own hazards) is within 15% for 1 of 1 pool;"
+    )
+    assert "a perfect model would be for 0.8 on average" in lines[-1]
+
+
 def test_progress_rewrites_one_line_in_a_terminal_and_writes_lines_elsewhere():
     plain, terminal = io.StringIO(), io.StringIO()
     for stream, live in ((plain, False), (terminal, True)):

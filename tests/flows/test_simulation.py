@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,7 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.ingest.contract import TABLES
+from debtflow.flows.simulation import tables as st
+from debtflow.flows.simulation import world as sw
+from debtflow.flows.simulation.recovery_truth import by_pool, payment_chance
 from debtflow.flows.simulation.simulation import batch_ids, simulate
 
 END = date(2026, 11, 20)
@@ -53,6 +58,7 @@ def test_batch_layout_and_ids(world: tuple[Path, dict]) -> None:
         "collectability.parquet",
         "debtors.parquet",
         "late_payment.parquet",
+        "world.json",
     ]
 
 
@@ -258,3 +264,82 @@ def test_some_customers_are_restated_in_daily_batches(world: tuple[Path, dict]) 
     assert (
         changed["email"].dropna().str.fullmatch(r"debtor\d+@example\.com").any() or len(changed) < 5
     )
+
+
+ORACLE_AS_OF, ORACLE_MONTHS = date(2025, 6, 1), 6  # a monthly truth snapshot; 183 days after
+
+
+@pytest.fixture(scope="module")
+def overdue(world: tuple[Path, dict]) -> pd.DataFrame:
+    """The landed invoices overdue and unpaid at the start of ORACLE_AS_OF (face = amount)."""
+    _, inv = allocated(world[0])
+    day = pd.Timestamp(ORACLE_AS_OF)
+    inv = inv[(pd.to_datetime(inv["due_date"]) < day) & ~(inv["paid"] < day)]
+    return inv.assign(face=inv["amount"].astype(float))[["invoice_id", "debtor_id", "face"]]
+
+
+def test_simulate_writes_the_worlds_parameters_and_the_oracle_redraws_its_hazard(
+    world: tuple[Path, dict], overdue: pd.DataFrame
+) -> None:
+    """The oracle's chance for one debtor is 1 - prod(1 - hazard) over the days after as_of,
+    computed here from the world drawn by hand; a debtor with nothing overdue gets 0."""
+    out, _ = world
+    params = json.loads((out / "truth" / "world.json").read_text())
+    assert params == {"debtors": 800, "months": 24, "seed": 11, "end_date": END.isoformat(),
+                      "daily_days": DAILY, "email_affinity": 1.0}  # fmt: skip
+    book = overdue
+    chosen = book["debtor_id"].value_counts().sort_index().idxmax()  # several overdue invoices
+    idle = sorted({f"D{i + 1:08d}" for i in range(800)} - set(book["debtor_id"]))[0]
+    (idle_invoice,) = read(out, "invoices").query("debtor_id == @idle")["invoice_id"].iloc[:1]
+    book = pd.concat([book[book["debtor_id"] == chosen],
+                      pd.DataFrame([{"invoice_id": idle_invoice, "debtor_id": idle}])])  # fmt: skip
+    got = payment_chance(out / "truth", ORACLE_AS_OF, ORACLE_MONTHS, book)
+
+    start = date(2024, 11, 1)
+    n_days = (END - start).days
+    w = sw.make_world(800, n_days, 8 * 365, 11)
+    months = st.month_starts(start.toordinal(), 25)
+    inv = st.invoices(w, months[months < n_days])
+    st.customer_versions(w, n_days - DAILY)
+    late = ~inv["credit"] & inv["late"]
+    ep_debtor, ep_d0, ep_event = sw.run_overdue_process(w, inv["debtor"][late], inv["due"][late])
+    m, debtor = (ORACLE_AS_OF - start).days, int(chosen[1:]) - 1
+    (ep,) = np.flatnonzero((ep_debtor == debtor) & (ep_d0 < m) & ((ep_event >= m) | (ep_event < 0)))
+    survive = 1.0
+    for t in range(m, m + 183):
+        survive *= 1 - sw.hazard(w, np.array([debtor]), ep_d0[ep : ep + 1], np.array([t]))[0]
+    assert len(got) == len(book) > 2
+    assert got[:-1] == pytest.approx(np.full(len(book) - 1, 1 - survive), rel=1e-9)
+    assert 0 < got[0] < 1 and got[-1] == 0.0
+
+
+def test_the_oracle_pool_recovery_is_face_times_chance_and_draws_are_repeatable(
+    world: tuple[Path, dict], overdue: pd.DataFrame
+) -> None:
+    out, _ = world
+    book = overdue.sort_values("invoice_id").reset_index(drop=True)
+    book["pool"] = np.where(book.index % 3 == 0, "a", "b")
+    one = book[book["debtor_id"] == book["debtor_id"].iat[0]].assign(pool="single")
+    book = pd.concat([book[~book.index.isin(one.index)], one], ignore_index=True)
+    chance = payment_chance(out / "truth", ORACLE_AS_OF, ORACLE_MONTHS, book)
+    pools = by_pool(out / "truth", book, ORACLE_AS_OF, ORACLE_MONTHS, 0.15)
+    assert set(pools) == {"a", "b", "single"}
+    for name, (recovery, within) in pools.items():
+        mine = book["pool"] == name
+        assert recovery == round(float(book.loc[mine, "face"] @ chance[mine.to_numpy()]), 2)
+        assert 0 <= within <= 1
+    # one all-or-nothing debtor pays its face or nothing: within 15% of face x p only if p >= .85
+    p = chance[len(book) - len(one)]
+    assert pools["single"][1] == (pytest.approx(p, abs=0.03) if p >= 0.85 else 0.0)
+    assert by_pool(out / "truth", book, ORACLE_AS_OF, ORACLE_MONTHS, 0.15) == pools
+
+
+def test_the_oracle_refuses_an_old_truth_folder_and_another_worlds_receivables(
+    world: tuple[Path, dict], overdue: pd.DataFrame, tmp_path: Path
+) -> None:
+    out, _ = world
+    with pytest.raises(DebtflowError, match=r"world.json is missing.*re-run `debtflow simulate`"):
+        payment_chance(tmp_path, ORACLE_AS_OF, ORACLE_MONTHS, overdue)
+    stranger = pd.DataFrame([{"invoice_id": "INV0000000001", "debtor_id": "D00000801"}])
+    with pytest.raises(DebtflowError, match=r"1 receivable\(s\) are not in the world.*D00000801"):
+        payment_chance(out / "truth", ORACLE_AS_OF, ORACLE_MONTHS, stranger)
