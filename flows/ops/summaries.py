@@ -437,6 +437,11 @@ def forward_flow_sold(result: dict, args: Any = None) -> list[str]:
              f"Window: receivables that reached the agreed days past due from {span['from']} "
              f"to {span['to']}{empty}"]  # fmt: skip
     tapes = result["tapes"]
+    if result["finished"]:
+        lines.append(
+            "Finished first, as of their own dates (an earlier run was cut short): "
+            + ", ".join(t["tape_id"] for t in result["finished"])
+        )
     if not tapes:
         lines.append("Nothing sold: no receivable of an agreed pool reached the days past due.")
     columns = [("TAPE", "tape_id"),

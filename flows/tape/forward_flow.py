@@ -11,7 +11,7 @@ where the previous run left off - after the latest earlier as_of of a forward-fl
 the agreement's start when there is none - and ends at D, within the agreement's dates: a month
 skipped or run late is caught up by the next run, not lost. Run again for the same as_of, it
 returns what was made and sells nothing more; a run cut short is finished (publish, sale, full
-tape).
+tape) by the rerun, or by the next run as of its own date.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from debtflow.flows.core.errors import DebtflowError
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import SOLD, TAPES, require_built
 from debtflow.flows.tape import pseudonym, sale, tape
@@ -36,6 +37,15 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict
     pseudonym.key(settings)  # refuse before any work
     # the tape's bands, the agreement's pools
     sel = selection(settings).model_copy(update={"pool_by": deal.pool_by})
+    # an earlier run cut short between making and handing over: finish it first, as of its date
+    # (the window below starts after it, so nothing else would)
+    finished = [
+        _sell(con, settings, deal, made, earlier)
+        for earlier, pool in _unfinished(con, as_of)
+        for made in tape.make_tapes(
+            con, settings, earlier, tape.Offer(KIND, deal.facts(), None), [pool]
+        )  # fmt: skip
+    ]
     first, last = window(con, deal, as_of)
     span = {"from": first.isoformat(), "to": last.isoformat()}  # told to the user, kept on tapes
     con.execute(
@@ -67,6 +77,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict
         "buyer": deal.buyer,
         "agreement": deal.label,
         "window": span,
+        "finished": finished,
         "tapes": [_sell(con, settings, deal, t, as_of) for t in tapes],
         "unpriced": {p: n for p, n in sorted(found.items()) if p not in deal.prices_pct},
     }
@@ -85,8 +96,26 @@ def window(con: duckdb.DuckDBPyConnection, deal: Agreement, as_of: date) -> tupl
     return first, min(as_of, deal.end or date.max)
 
 
+def _unfinished(con, as_of: date) -> list[tuple[date, str]]:
+    """(as_of, pool) of the earlier forward-flow tapes not sold, or sold without the buyer's
+    full tape."""
+    return con.execute(
+        f"select t.as_of, t.pool from {TAPES} t where t.kind = ? and t.as_of < ?"
+        " and (t.state in ('built', 'published') or (t.state = 'sold' and not exists ("
+        f"  select 1 from {TAPES} f where f.kind = 'full' and f.tape_id like t.tape_id || '-full-%'"
+        "))) order by 1, 2",
+        [KIND, as_of],
+    ).fetchall()
+
+
 def _sell(con, settings: Settings, deal: Agreement, made: tape.Tape, as_of: date) -> dict:
     """Sell a published tape at the pool's price, then make the buyer's full tape (each once)."""
+    if made.state == "published" and made.pool not in deal.prices_pct:
+        raise DebtflowError(
+            f"forward-flow tape {made.tape_id} was published but not sold, and the agreement "
+            f"{deal.label} has no price for pool {made.pool} any more: put back the price agreed "
+            "then and run again"
+        )
     if made.state == "published":
         sale.mark_sold(
             con, made.tape_id, deal.buyer, sold_on=as_of, price_pct=deal.prices_pct[made.pool]

@@ -15,6 +15,7 @@ import zlib
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from unittest.mock import Mock
 
 import boto3
 import duckdb
@@ -573,11 +574,12 @@ def reached_60_days(con, first: date, last: date) -> pd.DataFrame:
     ).df()
 
 
-def test_a_skipped_forward_flow_run_is_caught_up_by_the_next_each_receivable_once(
-    con, settings, tmp_path
+def test_a_cut_short_and_a_skipped_forward_flow_run_are_caught_up_by_the_next_each_once(
+    con, settings, tmp_path, monkeypatch
 ):
-    """Run on 2026-09-20, skipped on 2026-10-20, run on AS_OF: the receivables that reached the
-    days past due in the skipped month are sold on AS_OF, and nothing is sold twice."""
+    """Run on 2026-09-20 but cut short after publishing, skipped on 2026-10-20, run on AS_OF: the
+    tapes of 2026-09-20 are sold as of that date, the receivables that reached the days past due
+    in the skipped month are sold on AS_OF, and nothing is sold twice."""
     before, skipped = date(2026, 9, 20), date(2026, 10, 20)
     every_pool = (
         "select distinct lower(concat_ws('-', debtor_type, country, currency))"
@@ -592,11 +594,14 @@ def test_a_skipped_forward_flow_run_is_caught_up_by_the_next_each_receivable_onc
         pools |= {p for (p,) in then.execute(every_pool).fetchall()}
         agreed = forward_agreement(tmp_path, dict.fromkeys(sorted(pools), "40"), date(2026, 8, 21))
         deal = settings.model_copy(update={"forward_flow": agreed})
-        result = forward_flow.run(then, deal, before)
-        assert result["window"] == {"from": "2026-08-21", "to": "2026-09-20"}
-        assert result["unpriced"] == {}
-        sold = then.execute("select invoice_id from sale.sold_receivables order by 1").df()
-    assert len(first) > 10 and sold["invoice_id"].tolist() == first["invoice_id"].tolist()
+        with monkeypatch.context() as cut:  # the run dies between publishing and selling
+            cut.setattr(forward_flow.sale, "mark_sold", Mock(side_effect=RuntimeError("cut")))
+            with pytest.raises(RuntimeError, match="cut"):
+                forward_flow.run(then, deal, before)
+        (n,) = then.execute("select count(*) from sale.sold_receivables").fetchone()
+        states = then.execute("select distinct state from sale.tapes where as_of = ?", [before])
+        assert n == 0 and states.fetchall() == [("published",)]
+    assert len(first) > 10
 
     transform.build(settings, AS_OF, tests=False)
     with connect(settings) as now:
@@ -605,17 +610,27 @@ def test_a_skipped_forward_flow_run_is_caught_up_by_the_next_each_receivable_onc
         assert len(in_skipped) > 10  # the skipped month had receivables to sell
         result = forward_flow.run(now, deal, AS_OF)
         assert result["window"] == {"from": "2026-09-21", "to": "2026-11-20"}
-        assert summaries.forward_flow_sold(result)[1] == (
+        lines = summaries.forward_flow_sold(result)
+        assert lines[1] == (
             "Window: receivables that reached the agreed days past due from 2026-09-21 to 2026-11-20"
         )
+        finished = {t["tape_id"] for t in result["finished"]}
+        assert finished and all(t.startswith("20260920-forward-") for t in finished)
+        assert lines[2].startswith("Finished first, as of their own dates (an earlier run was cut")
+        (full,) = now.execute(
+            "select count(*) from sale.tapes where kind = 'full' and as_of = ?", [before]
+        ).fetchone()
+        assert full == len(finished)  # the buyer got its full tapes of 2026-09-20 too
         again = forward_flow.run(now, deal, AS_OF)  # a rerun: same window, nothing more sold
-        assert again["window"] == result["window"]
+        assert again["window"] == result["window"] and again["finished"] == []
         assert [t["tape_id"] for t in again["tapes"]] == [t["tape_id"] for t in result["tapes"]]
         sold = now.execute(
             "select invoice_id, sold_on from sale.sold_receivables order by invoice_id"
         ).df()
     expected = sorted([*first["invoice_id"], *then_on["invoice_id"]])
     assert sold["invoice_id"].tolist() == expected  # each once
+    on_before = sold[pd.to_datetime(sold["sold_on"]).dt.date == before]
+    assert on_before["invoice_id"].tolist() == first["invoice_id"].tolist()
     on_as_of = sold[pd.to_datetime(sold["sold_on"]).dt.date == AS_OF]
     assert on_as_of["invoice_id"].tolist() == then_on["invoice_id"].tolist()
     assert set(in_skipped["invoice_id"]) <= set(on_as_of["invoice_id"])
