@@ -199,7 +199,7 @@ def decide(
                 "costs_kind": costs.kind if costs else None,
                 "costs_basis": costs.source.basis(lang) if costs else None,
                 "deadline": terms.deadline or as_of + timedelta(days=DEFAULT_DEADLINE_DAYS),
-                "channel_cost": pol.channel_cost.get(channel),
+                "channel_cost": pol.cost_of(channel, pos.currency),
                 "wording": step.wording or None,
                 # a broken payment plan: the ladder resumes here, and the message says it lapsed
                 "broken_plan_id": first.broken_plan_id,

@@ -6,7 +6,7 @@ allows (fees, deadlines, contact hours) is in statutes.yml (law.py, hours.py).
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +26,7 @@ from debtflow.flows.dunning.experiments import Experiment, check_no_overlap, ove
 from debtflow.flows.dunning.wording import variants as wording_variants
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yml")
+CENT = Decimal("0.01")
 CHANNELS = ("email", "sms", "letter", "phone", "agency")
 StepKind = Literal["reminder", "final_notice", "call", "agency"]
 # what `preferred` may choose among: letter always reaches, the others need contact data and consent
@@ -120,13 +121,17 @@ class ChannelChoice(_Strict):
     segment_dimension: SegmentDimension = "payer"
     shrinkage_prior: float = Field(50, ge=0)
     # channel_cost is in cost_currency; an amount in another currency is weighed against it at
-    # these approximate rates (1 unit = rate units of cost_currency); nothing is stored converted
+    # these approximate rates (1 unit = rate units of cost_currency), and an action stores its
+    # channel's cost in its own currency at the same rate (from_cost_currency)
     cost_currency: str = "EUR"
     exchange_rates: dict[str, Decimal] = {}
 
     @field_validator("exchange_rates")
     @classmethod
     def _codes(cls, rates):
+        bad = sorted(k for k, v in rates.items() if v <= 0)
+        if bad:
+            raise ValueError(f"exchange_rates must be positive: {bad}")
         return {k.upper(): v for k, v in rates.items()}
 
     def to_cost_currency(self, amount: Decimal, currency: str) -> Decimal | None:
@@ -135,6 +140,14 @@ class ChannelChoice(_Strict):
             return amount
         rate = self.exchange_rates.get(currency.upper())
         return None if rate is None else amount * rate
+
+    def from_cost_currency(self, cost: Decimal, currency: str) -> Decimal | None:
+        """A cost in cost_currency as an amount in `currency`, in cents like the ledger's
+        column, or None (unknown) when the policy has no rate for `currency`."""
+        if currency.upper() == self.cost_currency.upper():
+            return cost.quantize(CENT, ROUND_HALF_UP)
+        rate = self.exchange_rates.get(currency.upper())
+        return None if rate is None else (cost / rate).quantize(CENT, ROUND_HALF_UP)
 
 
 class PreDue(_Strict):
@@ -292,6 +305,11 @@ class Policy(_Strict):
 
     def minimum(self, currency: str) -> Decimal:
         return self.min_amount.get(currency.upper(), self.min_amount["default"])
+
+    def cost_of(self, channel: str, currency: str) -> Decimal | None:
+        """What an action stores as its channel cost: in its own currency, None when unknown."""
+        cost = self.channel_cost.get(channel)
+        return None if cost is None else self.channel_choice.from_cost_currency(cost, currency)
 
 
 def outline(pol: Policy, path: Path) -> dict:

@@ -92,6 +92,7 @@ def decide(
         "costs_kind": None,
         "costs_basis": None,
         "deadline": terms.deadline,
+        "channel_cost": pol.cost_of(channel, row.currency),
     }
     return [action], []
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 import time as clock
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -38,7 +38,7 @@ from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import DUNNING_CANDIDATES, LEDGER, RAW, session
 from debtflow.flows.dunning import plan as planner
 from debtflow.flows.dunning import send as sender
-from debtflow.flows.dunning.policy import DEFAULT_POLICY
+from debtflow.flows.dunning.policy import CENT, DEFAULT_POLICY, Policy
 from debtflow.flows.dunning.policy import load as load_policy
 from debtflow.flows.ingest import ingest
 from debtflow.flows.simulation import simulation as sim
@@ -357,12 +357,15 @@ def _sent_today(con, seen: set[str]) -> Sends:
                  arr[5], arr[6].astype(str))  # fmt: skip
 
 
-def oracle_channels(con, book: Book, proc: Process, as_of: date, t: int, costs: dict) -> int:
+def oracle_channels(con, book: Book, proc: Process, as_of: date, t: int, pol: Policy) -> int:
     """Rewrite the channel of today's planned reminders to the one with the best expected net
     value for the debtor in the simulator's truth: amount x the extra probability of payment in
-    the contact's window - the channel's cost, among the channels the mart says are usable."""
+    the contact's window - the channel's cost (the debtor's arm's, in the action's currency; 0
+    when unknown, as the planner weighs it), among the channels the mart says are usable. The
+    stored channel cost follows the new channel."""
     rows = con.execute(
-        f"select l.idempotency_key, l.debtor_id, l.amount_due, c.email_ok, c.sms_ok from {LEDGER} l "
+        f"select l.idempotency_key, l.debtor_id, l.amount_due, c.email_ok, c.sms_ok, l.currency "
+        f"from {LEDGER} l "
         f"join {DUNNING_CANDIDATES} c on c.as_of = l.as_of and c.debtor_id = l.debtor_id "
         "and c.currency = l.currency where l.as_of = ? and l.state = 'planned' "
         "and l.step_kind = 'reminder' and l.channel in ('email', 'sms', 'letter')",
@@ -387,20 +390,31 @@ def oracle_channels(con, book: Book, proc: Process, as_of: date, t: int, costs: 
         "sms": np.array([bool(r[4]) for r in rows]),
         "letter": np.ones(len(rows), bool),
     }
+    arms = [pol.for_debtor(r[1], as_of)[0] for r in rows]
+    cost = {
+        name: [own.cost_of(name, r[5]) for own, r in zip(arms, rows, strict=True)]
+        for name in ("email", "sms", "letter")
+    }
     value = {}
     for name, aff in (("email", "aff_email"), ("sms", "aff_sms"), ("letter", "aff_letter")):
         a = w[aff][idx]
         click = np.minimum(0.85, 0.35 * a) * np.minimum(0.8, 0.3 * a) if name == "email" else 0
         uplift = delivered[name] * STRENGTH["reminder"] * a * (1 + 0.5 * click)
         stay_c = np.prod([1 - np.minimum(h * (1 + uplift), sw.MAX_HAZARD) for h in base], axis=0)
-        gain = amount * (stay - stay_c) - float(costs[name])
+        gain = amount * (stay - stay_c) - np.array([float(c or 0) for c in cost[name]])
         value[name] = np.where(usable[name], gain, -np.inf)
     names = list(value)
     best = np.argmax(np.vstack([value[c] for c in names]), axis=0)
     con.executemany(
-        f"update {LEDGER} set channel = ?, why_channel = ? where idempotency_key = ?",
+        f"update {LEDGER} set channel = ?, why_channel = ?, channel_cost = ? "
+        "where idempotency_key = ?",
         [
-            (names[b], f"oracle: best expected net value ({value[names[b]][i]:.2f})", r[0])
+            (
+                names[b],
+                f"oracle: best expected net value ({value[names[b]][i]:.2f})",
+                cost[names[b]][i],
+                r[0],
+            )
             for i, (b, r) in enumerate(zip(best, rows, strict=True))
         ],
     )
@@ -430,7 +444,7 @@ def _arm_settings(settings: Settings, home: Path, policy_file: Path) -> Settings
     return type(settings)(**{**settings.model_dump(), **own})  # a new root, not the cached one
 
 
-def _day(arm: Arm, book: Book, k: int, costs: dict) -> None:
+def _day(arm: Arm, book: Book, k: int, pol: Policy) -> None:
     """Day H+k of one arm: load, build, plan, send, then the world lives the day."""
     s, t = arm.settings, book.H + k
     as_of = book.day(t)
@@ -445,7 +459,7 @@ def _day(arm: Arm, book: Book, k: int, costs: dict) -> None:
     with session(s) as con:
         planner.plan(con, s, as_of)
         if arm.name == "oracle":
-            oracle_channels(con, book, arm.proc, as_of, t, costs)
+            oracle_channels(con, book, arm.proc, as_of, t, pol)
         sender.send(con, s, as_of, at=datetime.combine(as_of, SEND_AT))
         sends = _sent_today(con, arm.seen)
     arm.seconds["dunning"] += clock.perf_counter() - lap
@@ -495,7 +509,6 @@ def simulate_policy(
     manifest = transform.parse(base_settings, first_day)  # once: the arms share the project
     book = make_book(debtors, seed, first_day, days, email_affinity)
     setup = clock.perf_counter() - began
-    costs = dict(pol.channel_cost)
     runs = []
     for name in arms:
         home = out / name
@@ -504,12 +517,12 @@ def simulate_policy(
         runs.append(Arm(name, arm_settings, Process.start(book), manifest=manifest))
     for k in range(days):
         for arm in runs:
-            _day(arm, book, k, costs)
+            _day(arm, book, k, pol)
         progress.done(progress.counted(k + 1, days, f"simulated {book.day(book.H + k)}", None))
     for arm in runs:  # the last day's payments, so the warehouse holds all the world wrote
         ingest.ingest(arm.settings, book.day(book.H + days))
-    results = {arm.name: _figures(arm, book, costs) for arm in runs}
-    per_debtor = {arm.name: _net_per_debtor(arm, book, costs) for arm in runs}
+    results = {arm.name: _figures(arm, book) for arm in runs}
+    per_debtor = {arm.name: _net_per_debtor(arm, book) for arm in runs}
     comparison = {
         name: _difference(per_debtor[name], per_debtor["fixed_ladder"], book)
         for name in per_debtor
@@ -536,37 +549,40 @@ def _cents(value: int) -> str:
     return str(Decimal(int(value)).scaleb(-2))
 
 
-def _figures(arm: Arm, book: Book, costs: dict) -> dict:
+def _figures(arm: Arm, book: Book) -> dict:
     """Collected, costs, net per currency; messages per channel; complaint-prone contacts; and
-    the reconciliation of the outbox with the ledger and of the warehouse with the world."""
+    the reconciliation of the outbox with the ledger and of the warehouse with the world. The
+    costs are the ledger's channel_cost, in each action's currency (unknown ones count as 0)."""
     with session(arm.settings) as con:
         sent = con.execute(
-            f"select channel, currency, count(*) from {LEDGER} "
+            f"select channel, count(*) from {LEDGER} "
             "where state in ('sent', 'recalled') group by all"
         ).fetchall()
+        cost = dict(
+            con.execute(
+                f"select currency, coalesce(sum(channel_cost), 0) from {LEDGER} "
+                "where state in ('sent', 'recalled') group by all"
+            ).fetchall()
+        )
         loaded = con.execute(
             f"select currency, sum(amount) from {RAW}.payments where _batch_id > ? group by all",
             [f"{book.day(book.H).isoformat()}T0600"],
         ).fetchall()
-    messages: Counter = Counter()
-    cost: defaultdict[str, Decimal] = defaultdict(Decimal)
-    for channel, currency, n in sent:
-        messages[channel] += n
-        cost[currency] += Decimal(costs.get(channel, 0)) * n
+    messages = dict(sent)
     w, p = book.w, arm.proc
     currency = np.asarray(sw.CURRENCY)[w["country"]]
     collected = {str(c): int(p.collected[currency == c].sum()) for c in np.unique(currency)}
     money = {
         c: {
             "collected": _cents(collected[c]),
-            "costs": str(cost[c].quantize(Decimal("0.01"))),
-            "net": str((Decimal(collected[c]).scaleb(-2) - cost[c]).quantize(Decimal("0.01"))),
+            "costs": str(cost.get(c, Decimal(0)).quantize(CENT)),
+            "net": str((Decimal(collected[c]).scaleb(-2) - cost.get(c, 0)).quantize(CENT)),
         }
         for c in sorted(collected)
     }
     return {
         "money": money,
-        "messages": dict(messages),
+        "messages": messages,
         "complaint_prone": dict(arm.proc.complaints),
         "outbox": _outbox_counts(arm.settings.outbox_dir),
         "payments_written": {c: _cents(v) for c, v in sorted(arm.proc.written.items())},
@@ -588,16 +604,17 @@ def _outbox_counts(outbox: Path) -> dict[str, int]:
     return {c: n for c, n in counts.items() if n}
 
 
-def _net_per_debtor(arm: Arm, book: Book, costs: dict) -> np.ndarray:
-    """Net per debtor in its currency: collected on overdue invoices - what was sent to it."""
+def _net_per_debtor(arm: Arm, book: Book) -> np.ndarray:
+    """Net per debtor in its currency: collected on overdue invoices - the ledger's channel cost
+    of what was sent to it (in that currency; unknown costs count as 0)."""
     with session(arm.settings) as con:
         rows = con.execute(
-            f"select debtor_id, channel, count(*) from {LEDGER} "
+            f"select debtor_id, coalesce(sum(channel_cost), 0) from {LEDGER} "
             "where state in ('sent', 'recalled') group by all"
         ).fetchall()
     net = arm.proc.collected / 100.0
-    for debtor_id, channel, n in rows:
-        net[int(debtor_id[1:]) - 1] -= float(costs.get(channel, 0)) * n
+    for debtor_id, cost in rows:
+        net[int(debtor_id[1:]) - 1] -= float(cost)
     return net
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from debtflow.flows.core.settings import Settings
 from debtflow.flows.core.warehouse import LEDGER, session
+from debtflow.flows.dunning.policy import CENT, DEFAULT_POLICY
+from debtflow.flows.dunning.policy import load as load_policy
 from debtflow.flows.simulation import closed_loop, world
 
 
@@ -29,14 +31,15 @@ def test_the_world_reacts_to_the_channel_sent_and_history_is_unchanged():
     assert np.allclose(got, 1.5 * w["aff_letter"][idx][letters["delivered"]])
 
 
-@pytest.mark.slow  # a simulated world loaded and built, then two days of two arms (~1 min)
+@pytest.mark.slow  # a simulated world loaded and built, then two days of three arms (~1 min)
 def test_simulate_policy_beats_fixed_letters_where_email_works_and_reconciles(tmp_path):
     settings = Settings(home=tmp_path / "home")
     result = closed_loop.simulate_policy(
         settings, None, days=2, debtors=300, seed=1, out=tmp_path / "loop",
-        arms=("policy", "fixed_ladder"), first_day=date(2026, 3, 2), email_affinity=4.0,
+        arms=("policy", "fixed_ladder", "oracle"), first_day=date(2026, 3, 2), email_affinity=4.0,
     )  # fmt: skip
     policy, fixed = result["arms"]["policy"], result["arms"]["fixed_ladder"]
+    pol = load_policy(DEFAULT_POLICY)
     # every message in the outbox is a sent action in the ledger, channel by channel
     for name, arm in result["arms"].items():
         with session(Settings(home=tmp_path / "loop" / name)) as con:
@@ -46,7 +49,24 @@ def test_simulate_policy_beats_fixed_letters_where_email_works_and_reconciles(tm
                     "where state in ('sent', 'recalled') group by all"
                 ).fetchall()
             )
+            costs = con.execute(
+                f"select channel, currency, channel_cost, count(*) from {LEDGER} "
+                "where state in ('sent', 'recalled') group by all"
+            ).fetchall()
+            oracle = con.execute(
+                f"select count(*) from {LEDGER} where why_channel like 'oracle:%'"
+            ).fetchone()[0]
         assert arm["outbox"] == sent == arm["messages"]
+        # each action's cost is its channel's (the oracle's rewritten one) in its own currency,
+        # and the report's costs per currency are the ledger's
+        assert all(cost == pol.cost_of(ch, cur) for ch, cur, cost, _ in costs)
+        assert (oracle > 0) == (name == "oracle")
+        for currency, money in arm["money"].items():
+            total = sum(cost * n for _, cur, cost, n in costs if cur == currency)
+            assert Decimal(money["costs"]) == total
+        # a NOK cost is the EUR cost at 1 NOK = 0.085 EUR, not the EUR figure
+        nok = [(pol.channel_cost[ch], c) for ch, cur, c, _ in costs if cur == "NOK" and c]
+        assert nok and all(c == (e / Decimal("0.085")).quantize(CENT) > e for e, c in nok)
         # what the world paid is what the warehouse loaded, to the cent, per currency
         assert arm["payments_written"] == arm["payments_loaded"]
     assert set(fixed["messages"]) <= {"letter", "agency"} and fixed["messages"]["letter"] > 0

@@ -125,3 +125,32 @@ def test_a_final_notice_stays_a_letter(tmp_path):
     assert bad.read_text() != text
     with pytest.raises(DebtflowError, match="final_notice is the legally required letter"):
         policy.load(bad)
+
+
+def test_an_action_stores_its_channel_cost_in_its_own_currency(con, settings):
+    """The policy's costs are in EUR: a NOK action stores the EUR cost / 0.085 in cents, an EUR
+    action the EUR cost, an action in a currency without a rate NULL (unknown, not the EUR
+    figure)."""
+    pol = policy.policy(settings)
+    assert pol.channel_choice.exchange_rates["NOK"] == Decimal("0.085")
+    assert pol.channel_cost["email"] == Decimal("0.01")
+    candidates(con, AS_OF, {"D1": {}, "D2": {"currency": "NOK"}, "D3": {"currency": "CHF"}})
+    planner.plan(con, settings, AS_OF)
+    stored = con.execute(
+        "select debtor_id, currency, channel, channel_cost from dunning.ledger order by 1"
+    ).fetchall()
+    assert stored == [
+        ("D1", "EUR", "email", Decimal("0.01")),
+        ("D2", "NOK", "email", Decimal("0.12")),  # 0.01 / 0.085 = 0.1176
+        ("D3", "CHF", "email", None),
+    ]
+
+
+def test_the_cost_in_another_currency_is_rounded_to_cents():
+    choice = policy.ChannelChoice(cost_currency="EUR", exchange_rates={"nok": Decimal("0.085")})
+    assert choice.from_cost_currency(Decimal("1.20"), "NOK") == Decimal("14.12")  # 14.1176
+    assert choice.from_cost_currency(Decimal("2.50"), "nok") == Decimal("29.41")  # 29.4118
+    assert choice.from_cost_currency(Decimal("0.08"), "EUR") == Decimal("0.08")
+    assert choice.from_cost_currency(Decimal("0.08"), "SEK") is None
+    with pytest.raises(ValueError, match=r"exchange_rates must be positive: \['NOK'\]"):
+        policy.ChannelChoice(exchange_rates={"NOK": Decimal("0")})

@@ -81,6 +81,8 @@ def test_a_likely_late_invoice_gets_one_friendly_reminder_days_before_due(con, s
     result = planner.plan(con, settings, AS_OF)
     assert result["planned"] == {"pre_due": {"email": 1}}
     assert early(con) == [("D1", "I1", "email", None, DUE, "planned", None)]
+    cost = con.execute("select channel_cost from dunning.ledger where step = 'pre_due'").fetchall()
+    assert cost == [(policy.policy(settings).channel_cost["email"],)]  # EUR, the policy's currency
     assert planner.plan(con, settings, AS_OF)["planned_total"] == 0
     day2 = AS_OF + timedelta(days=1)
     pre_due(con, day2, {"I1": ("D1", 0.8, DUE), "I2": ("D2", 0.3, DUE)})
