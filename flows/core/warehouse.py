@@ -72,7 +72,8 @@ OWN_TABLES = {
     # overdue episode (flows/dunning/plan.py), and how sending it went (send.py); fee_basis and
     # costs_basis are the legal basis as the message states it, in the debtor's language;
     # experiment and variant the debtor's A/B arm (flows/dunning/experiments.py), channel_cost the
-    # policy's cost of the channel when planned (marts.experiment_results reads these), wording
+    # policy's cost of the channel when planned, in the action's currency (NULL without a rate;
+    # marts.experiment_results reads these), wording
     # the step's wording variant (templates/<language>.yml)
     LEDGER: """
         idempotency_key VARCHAR PRIMARY KEY, as_of DATE NOT NULL, debtor_id VARCHAR NOT NULL,

@@ -4,7 +4,8 @@
 -- treat: an arm that makes debtors pay before the message goes out must get the credit). Paid
 -- within N days: a payment in the currency on the day of the first action or the N-1 days after;
 -- a window counts (observed_Nd) only once it has passed before as_of. Collected and channel cost
--- (of the actions taken) over the first 30 days.
+-- (of the actions taken, in the position's currency) over the first 30 days; an action whose
+-- cost is unknown (no exchange rate in the policy) counts as 0 and is counted apart.
 with actions as (
     select * from {{ ref('stg_dunning__actions') }}
     where experiment is not null and planned_on < {{ as_of_date() }}
@@ -32,7 +33,10 @@ per_debtor as (
         count(*) as actions,
         count(*) filter (where sent) as actions_taken,
         coalesce(sum(channel_cost) filter (where sent and planned_on < first_action_on + 30), 0)
-            as channel_cost_30d
+            as channel_cost_30d,
+        count(*) filter (
+            where sent and planned_on < first_action_on + 30 and channel_cost is null
+        ) as unpriced_actions_30d
     from windowed
     group by all
 ),
@@ -73,6 +77,7 @@ final as (
         cast(per_debtor.channel_cost_30d as decimal(18, 2)) as channel_cost_30d,
         cast(coalesce(paid.collected_30d, 0) - per_debtor.channel_cost_30d as decimal(18, 2))
             as net_30d,
+        cast(per_debtor.unpriced_actions_30d as integer) as unpriced_actions_30d,
         {{ as_of_date() }} as as_of
     from per_debtor
     left join paid

@@ -1,7 +1,8 @@
 -- Results of each A/B test of the dunning policy per arm and currency (amounts are never summed
 -- across currencies), from experiment_debtors: pay rates within 7, 14 and 30 days of the first
 -- action with Wilson 95% intervals, each over the debtors whose window has passed; collected,
--- channel cost and net over the debtors observed 30 days. `debtflow experiments report NAME`
+-- channel cost (unknown costs as 0, counted in unpriced_actions_30d) and net over the debtors
+-- observed 30 days. `debtflow experiments report NAME`
 -- compares each variant with the control.
 with debtors as (
     select * from {{ ref('experiment_debtors') }}
@@ -26,7 +27,9 @@ totals as (
             as collected_30d,
         cast(coalesce(sum(channel_cost_30d) filter (where observed_30d), 0) as decimal(18, 2))
             as channel_cost_30d,
-        cast(coalesce(sum(net_30d) filter (where observed_30d), 0) as decimal(18, 2)) as net_30d
+        cast(coalesce(sum(net_30d) filter (where observed_30d), 0) as decimal(18, 2)) as net_30d,
+        cast(coalesce(sum(unpriced_actions_30d) filter (where observed_30d), 0) as integer)
+            as unpriced_actions_30d
     from debtors
     group by all
 ),
