@@ -79,11 +79,11 @@ def appraise_book(book: pd.DataFrame, history: pd.DataFrame, t: Terms) -> list[d
         return []
     pools = pools_of(book, history, t)
     levels = curves.level_draws(history, t.bootstrap_samples, t.bootstrap_seed)
-    return [
-        summary(name, frame, pools[name], costs(t, currency), t, levels.get(currency))
-        for name, frame in book.groupby("pool", sort=True)
-        for currency in [frame["currency"].iat[0]]
-    ]
+    out = []
+    for name, frame in book.groupby("pool", sort=True):
+        currency = frame["currency"].iat[0]  # a pool never mixes currencies
+        out.append(summary(name, frame, pools[name], costs(t, currency), t, levels.get(currency)))
+    return out
 
 
 def pools_of(book: pd.DataFrame, history: pd.DataFrame, t: Terms) -> dict[str, appraise.Pool]:
