@@ -13,14 +13,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with a slow test first: `make test` hands whole modules to its workers in this
-    order (--dist loadfile), so a long module that came last would leave the other worker idle
-    to the end. Stable and the same in every worker, as xdist requires."""
-    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module.__name__ not in slow)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def prefect_logs_to_the_sessions_stderr() -> None:
     """Prefect sets up its log handlers once, on the stderr of that moment: set them up before
